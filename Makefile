@@ -1,0 +1,44 @@
+# premetrics — see README.md.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+# Packages whose tests start goroutines; they run under the race detector.
+RACE_PKGS := ./batch/... ./rules/... ./aggregate/... ./remotewrite/... ./ingest/... ./pipeline/...
+
+.PHONY: all build deps demo test unit e2e lint fmt bench clean
+
+all: build
+
+build:
+	$(GO) build -ldflags '$(LDFLAGS)' -o bin/premetrics ./cmd/premetrics
+	$(GO) build -o bin/fleetsim ./bench/cmd/fleetsim
+
+# Debian packages the demo and the end-to-end tests use (Prometheus 2.42).
+deps:
+	bash scripts/install-deps.sh
+
+# The main job end to end: real Prometheus, premetrics with
+# config.example.yaml, a simulated vehicle fleet, a report of what went in
+# and what came out.
+demo: deps build
+	$(GO) run ./bench/cmd/demo -premetrics bin/premetrics -config config.example.yaml
+
+# Every test, including end-to-end tests against a real Prometheus.
+test: deps lint
+	$(GO) test -race -count=1 $(RACE_PKGS)
+	PREMETRICS_REQUIRE_E2E=1 $(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -E '/(batch|rules|aggregate|remotewrite|ingest|pipeline)(/|$$)')
+	$(GO) run ./cmd/premetrics check config.example.yaml
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,232 @@
+package batch
+
+import (
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// MetricName is the label that holds a series' metric name.
+const MetricName = "__name__"
+
+// Label is one name/value pair of a series.
+type Label struct {
+	Name, Value string
+}
+
+// Sample is one value at one time. Timestamp is in Unix milliseconds.
+type Sample struct {
+	Timestamp int64
+	Value     float64
+}
+
+// Series is one time series and its samples in this batch.
+type Series struct {
+	Labels  []Label  // sorted by name, unique names
+	Samples []Sample // in received order
+}
+
+// Get returns the value of the label called name, or "" when absent.
+func (s *Series) Get(name string) string {
+	return Get(s.Labels, name)
+}
+
+// Get returns the value of the label called name in ls, or "" when absent.
+func Get(ls []Label, name string) string {
+	for i := range ls {
+		if ls[i].Name == name {
+			return ls[i].Value
+		}
+	}
+	return ""
+}
+
+// Batch is a reusable set of series. See the package doc for ownership.
+type Batch struct {
+	Series []Series
+
+	labels  []Label
+	samples []Sample
+	bytes   []byte
+
+	// Open series under construction (StartSeries..FinishSeries).
+	labelStart, sampleStart int
+}
+
+// Reset empties b and keeps its arenas for reuse. Strings handed out by
+// b (through its series) become invalid.
+func (b *Batch) Reset() {
+	clear(b.Series) // drop references into arenas of earlier requests
+	b.Series = b.Series[:0]
+	clear(b.labels)
+	b.labels = b.labels[:0]
+	b.samples = b.samples[:0]
+	b.bytes = b.bytes[:0]
+}
+
+// Len returns the number of series.
+func (b *Batch) Len() int { return len(b.Series) }
+
+// SampleCount returns the number of samples over all series.
+func (b *Batch) SampleCount() int {
+	n := 0
+	for i := range b.Series {
+		n += len(b.Series[i].Samples)
+	}
+	return n
+}
+
+// Bytes returns a byte arena of n bytes owned by b, valid until Reset. A
+// decoder may copy wire data into it and alias strings over it.
+func (b *Batch) Bytes(n int) []byte {
+	start := len(b.bytes)
+	b.bytes = slices.Grow(b.bytes, n)[:start+n]
+	return b.bytes[start : start+n : start+n]
+}
+
+// StartSeries begins a new series; add labels and samples, then FinishSeries.
+func (b *Batch) StartSeries() {
+	b.labelStart = len(b.labels)
+	b.sampleStart = len(b.samples)
+}
+
+// AddLabel adds a label to the open series.
+func (b *Batch) AddLabel(name, value string) {
+	b.labels = append(b.labels, Label{Name: name, Value: value})
+}
+
+// AddSample adds a sample to the open series.
+func (b *Batch) AddSample(ts int64, v float64) {
+	b.samples = append(b.samples, Sample{Timestamp: ts, Value: v})
+}
+
+// FinishSeries closes the open series, sorting its labels by name. It
+// returns false (and discards the series) when two labels share a name;
+// the caller reports that as bad input.
+func (b *Batch) FinishSeries() bool {
+	ls := b.labels[b.labelStart:len(b.labels):len(b.labels)]
+	if !SortLabels(ls) {
+		b.labels = b.labels[:b.labelStart]
+		b.samples = b.samples[:b.sampleStart]
+		return false
+	}
+	ss := b.samples[b.sampleStart:len(b.samples):len(b.samples)]
+	b.Series = append(b.Series, Series{Labels: ls, Samples: ss})
+	return true
+}
+
+// AbandonSeries discards the open series.
+func (b *Batch) AbandonSeries() {
+	b.labels = b.labels[:b.labelStart]
+	b.samples = b.samples[:b.sampleStart]
+}
+
+// AppendSeries copies labels (which must be sorted and unique) and samples
+// into b's arenas as a new series. Label strings are not copied.
+func (b *Batch) AppendSeries(labels []Label, samples []Sample) {
+	b.StartSeries()
+	b.labels = append(b.labels, labels...)
+	b.samples = append(b.samples, samples...)
+	ls := b.labels[b.labelStart:len(b.labels):len(b.labels)]
+	ss := b.samples[b.sampleStart:len(b.samples):len(b.samples)]
+	b.Series = append(b.Series, Series{Labels: ls, Samples: ss})
+}
+
+// SetLabels replaces the labels of series i with ls (sorted and unique),
+// copying ls into b's arena so the caller may reuse ls.
+func (b *Batch) SetLabels(i int, ls []Label) {
+	start := len(b.labels)
+	b.labels = append(b.labels, ls...)
+	b.Series[i].Labels = b.labels[start:len(b.labels):len(b.labels)]
+}
+
+// Filter keeps the series for which keep returns true, in order, in place,
+// and returns how many samples were removed.
+func (b *Batch) Filter(keep func(s *Series) bool) (removedSamples int) {
+	n := 0
+	for i := range b.Series {
+		s := &b.Series[i]
+		if keep(s) {
+			if n != i {
+				b.Series[n] = *s
+			}
+			n++
+		} else {
+			removedSamples += len(s.Samples)
+		}
+	}
+	clear(b.Series[n:])
+	b.Series = b.Series[:n]
+	return removedSamples
+}
+
+// SortLabels sorts ls by name in place and reports whether names are unique.
+func SortLabels(ls []Label) bool {
+	sorted := true
+	for i := 1; i < len(ls); i++ {
+		if ls[i-1].Name >= ls[i].Name {
+			sorted = false
+			break
+		}
+	}
+	if !sorted {
+		slices.SortFunc(ls, func(a, b Label) int { return strings.Compare(a.Name, b.Name) })
+		for i := 1; i < len(ls); i++ {
+			if ls[i-1].Name == ls[i].Name {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Hash returns the stable hash of ls; see the package doc.
+func Hash(ls []Label) uint64 {
+	var d xxhash.Digest
+	d.Reset()
+	sep := [1]byte{0xff}
+	for i := range ls {
+		_, _ = d.WriteString(ls[i].Name)
+		_, _ = d.Write(sep[:])
+		_, _ = d.WriteString(ls[i].Value)
+		_, _ = d.Write(sep[:])
+	}
+	return d.Sum64()
+}
+
+// String formats ls like Prometheus: name{a="b", c="d"}.
+func String(ls []Label) string {
+	var sb strings.Builder
+	name := Get(ls, MetricName)
+	sb.WriteString(name)
+	sb.WriteByte('{')
+	first := true
+	for _, l := range ls {
+		if l.Name == MetricName {
+			continue
+		}
+		if !first {
+			sb.WriteString(", ")
+		}
+		first = false
+		sb.WriteString(l.Name)
+		sb.WriteString(`="`)
+		sb.WriteString(strings.ReplaceAll(strings.ReplaceAll(l.Value, `\`, `\\`), `"`, `\"`))
+		sb.WriteByte('"')
+	}
+	sb.WriteByte('}')
+	return sb.String()
+}
+
+var pool = sync.Pool{New: func() any { return new(Batch) }}
+
+// GetBatch returns an empty Batch from a pool.
+func GetBatch() *Batch { return pool.Get().(*Batch) }
+
+// PutBatch resets b and returns it to the pool; b must not be used after.
+func PutBatch(b *Batch) {
+	b.Reset()
+	pool.Put(b)
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/premetrics/premetrics/config"
+	"github.com/premetrics/premetrics/ingest"
+)
+
+type runFlags struct {
+	configFile      string
+	listenAddress   string
+	storagePath     string
+	shutdownTimeout time.Duration
+	logLevel        string
+	logFormat       string
+}
+
+func runCommand(args []string, stderr io.Writer) int {
+	var f runFlags
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.configFile, "config.file", "premetrics.yaml", "configuration file")
+	fs.StringVar(&f.listenAddress, "web.listen-address", "", "listen address; overrides server.listen_address")
+	fs.StringVar(&f.storagePath, "storage.path", "data", "directory for the disk queue and checkpoints (created if missing)")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown.timeout", 30*time.Second, "how long shutdown may take to flush windows and drain remote write queues")
+	fs.StringVar(&f.logLevel, "log.level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log.format", "logfmt", "logfmt or json")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, "premetrics:", err)
+		return 2
+	}
+	if err := run(f, log); err != nil {
+		log.Error("premetrics stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log.level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	switch format {
+	case "logfmt":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log.format: want logfmt or json, got %q", format)
+}
+
+// run starts sinks first and sources last, and stops in the reverse order:
+// stop accepting requests, flush windows whose end has passed, drain the
+// remote write queues within the shutdown timeout.
+func run(f runFlags, log *slog.Logger) error {
+	cfg, err := config.LoadFile(f.configFile)
+	if err != nil {
+		return err
+	}
+	if f.listenAddress != "" {
+		cfg.Server.ListenAddress = f.listenAddress
+	}
+	if err := os.MkdirAll(f.storagePath, 0o755); err != nil {
+		return fmt.Errorf("cannot create --storage.path: %w", err)
+	}
+	obs := newObservability(log)
+	c, err := compile(cfg, obs)
+	if err != nil {
+		return err
+	}
+
+	for _, q := range c.queues {
+		q.Start()
+	}
+	flushCtx, stopFlushing := context.WithCancel(context.Background())
+	flushDone := make(chan struct{})
+	go func() {
+		defer close(flushDone)
+		c.pipeline.Run(flushCtx)
+	}()
+
+	var ready atomic.Bool
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/write", ingest.NewRemoteWriteHandler(cfg.Server, c.pipeline, obs.ingest, log.With("component", "ingest")))
+	mux.Handle("/metrics", promhttp.HandlerFor(obs.reg, promhttp.HandlerOpts{Registry: obs.reg}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "premetrics is healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "premetrics is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "premetrics is ready.")
+	})
+	ln, err := net.Listen("tcp", cfg.Server.ListenAddress)
+	if err != nil {
+		stopFlushing()
+		<-flushDone
+		return fmt.Errorf("cannot listen on %s: %w", cfg.Server.ListenAddress, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	ready.Store(true)
+	log.Info("premetrics started", "version", version, "listen_address", ln.Addr().String(),
+		"aggregations", len(cfg.Aggregations), "remote_write", len(cfg.RemoteWrite))
+
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
+	var runErr error
+	select {
+	case sig := <-sigs:
+		log.Info("shutting down", "signal", sig.String())
+	case err := <-serveErr:
+		runErr = fmt.Errorf("http server failed: %w", err)
+	}
+
+	ready.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn("http server did not stop cleanly", "err", err)
+	}
+	stopFlushing()
+	<-flushDone
+	c.pipeline.Flush(ctx, time.Now(), true)
+	for _, q := range c.queues {
+		if err := q.Stop(ctx); err != nil {
+			log.Warn("remote write queue not fully drained", "err", err)
+		}
+	}
+	log.Info("premetrics stopped")
+	return runErr
+}

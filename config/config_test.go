@@ -1,0 +1,140 @@
+package config
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+func lookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
+func TestExampleConfigIsValid(t *testing.T) {
+	data, err := os.ReadFile("../config.example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := Load("config.example.yaml", data, lookup(nil))
+	if err != nil {
+		t.Fatalf("config.example.yaml is invalid:\n%v", err)
+	}
+	if len(cfg.Aggregations) != 4 || len(cfg.RemoteWrite) != 1 {
+		t.Fatalf("got %d aggregations and %d remote_write", len(cfg.Aggregations), len(cfg.RemoteWrite))
+	}
+	if got := cfg.RemoteWrite[0].URL; got != "http://127.0.0.1:9090/api/v1/write" {
+		t.Fatalf("default from ${PROMETHEUS_URL:-...} not applied: %q", got)
+	}
+	if got := cfg.Server.ListenAddress; got != "127.0.0.1:9201" {
+		t.Fatalf("listen_address = %q", got)
+	}
+}
+
+func TestEnvExpansion(t *testing.T) {
+	in := "a: ${HOST}\nb: ${PORT:-9090}\nc: \"$1 ${1} $$x\"\nd: ${MISSING}\n"
+	out, errs := expandEnv([]byte(in), lookup(map[string]string{"HOST": "example"}))
+	want := "a: example\nb: 9090\nc: \"$1 ${1} $$x\"\nd: \n"
+	if string(out) != want {
+		t.Fatalf("expanded to %q, want %q", out, want)
+	}
+	if len(errs) != 1 || !strings.Contains(errs[0].Error(), "line 4: environment variable MISSING is not set") {
+		t.Fatalf("errors = %v", errs)
+	}
+}
+
+// TestErrorsNameFieldAndLine checks that every problem is reported at once
+// with its field path and YAML line.
+func TestErrorsNameFieldAndLine(t *testing.T) {
+	const rw = "remote_write:\n  - url: http://127.0.0.1:9090/api/v1/write\n"
+	cases := []struct {
+		name, yaml string
+		want       []string
+	}{
+		{
+			name: "unknown top-level and nested keys",
+			yaml: "bogus: 1\nserver:\n  listen_adress: x\n" + rw,
+			want: []string{"t.yaml:1: field bogus not found", "t.yaml:3: field listen_adress not found"},
+		},
+		{
+			name: "aggregation problems",
+			yaml: `aggregations:
+  - name: a
+    match: 'rate(x[5m])'
+    interval: 1m
+    by: [x]
+    without: [y]
+    outputs: [avg, avgg]
+  - name: a
+    match: x
+    interval: 5q
+    outputs: [max]
+` + rw,
+			want: []string{
+				"t.yaml:10: ",                      // bad duration reported by the decoder on its line
+			},
+		},
+		{
+			name: "semantic aggregation problems with paths",
+			yaml: `aggregations:
+  - name: a
+    match: 'rate(x[5m])'
+    interval: 1m
+    by: [x]
+    without: [y]
+    outputs: [avg, avgg]
+  - name: a
+    match: x
+    interval: 1m
+    outputs: [max]
+` + rw,
+			want: []string{
+				"t.yaml:3: aggregations[0].match: ",
+				"aggregations[0]",
+				"by and without",
+				"t.yaml:7: aggregations[0].outputs[1]: ",
+				"avgg",
+				"t.yaml:8: aggregations[1].name: duplicate aggregation name \"a\" (also aggregations[0])",
+			},
+		},
+		{
+			name: "bad relabel regex and action",
+			yaml: "relabel_configs:\n  - source_labels: [a]\n    regex: '(('\n" + rw,
+			want: []string{"t.yaml:3:", "error parsing regexp"},
+		},
+		{
+			name: "relabel semantic problem",
+			yaml: "relabel_configs:\n  - action: keep\n    regex: a\n  - action: hashmod\n    target_label: x\n" + rw,
+			want: []string{"t.yaml:4: relabel_configs[1]: relabel configuration for hashmod requires non-zero modulus"},
+		},
+		{
+			name: "no remote write",
+			yaml: "aggregations: []\n",
+			want: []string{"remote_write: at least one remote_write endpoint is required"},
+		},
+		{
+			name: "later sections are refused, not ignored",
+			yaml: "enrich:\n  - name: x\nalerting:\n  groups: []\n" + rw,
+			want: []string{"t.yaml:2: enrich: enrichment is not supported yet"},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Load("t.yaml", []byte(c.yaml), lookup(nil))
+			if err == nil {
+				t.Fatal("Load accepted an invalid config")
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestEmptyLaterSectionsAreAccepted(t *testing.T) {
+	y := "inputs: {}\nenrich: []\nderive: []\nalerting:\n  groups: []\nremote_write:\n  - url: http://127.0.0.1:9090/api/v1/write\n"
+	if _, err := Load("t.yaml", []byte(y), lookup(nil)); err != nil {
+		t.Fatal(err)
+	}
+}

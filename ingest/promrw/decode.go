@@ -1,0 +1,390 @@
+package promrw
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/golang/snappy"
+
+	"github.com/premetrics/premetrics/batch"
+)
+
+const metricNameLabel = batch.MetricName
+
+// Limits bound what one series may carry. A value <= 0 disables that limit.
+type Limits struct {
+	MaxLabelsPerSeries  int // labels with non-empty values
+	MaxLabelNameLength  int // bytes
+	MaxLabelValueLength int // bytes
+	MaxDecodedBytes     int // decompressed body size
+}
+
+// Decode decompresses body (one snappy block) into an arena of b, parses
+// the prometheus.WriteRequest in it and appends the valid series to b, with
+// label strings aliasing the arena (see the package doc). res is reset and
+// then describes the request: series and samples kept, metadata seen, and
+// the series rejected individually.
+//
+// An empty body is an empty request. On error (an *Error; errors.Is
+// ErrTooLarge or ErrMalformed) b has the same series as before the call,
+// though its arenas may have grown, and res must be ignored.
+func Decode(body []byte, b *batch.Batch, lim Limits, res *Result) error {
+	res.Reset()
+	if len(body) == 0 {
+		return nil
+	}
+	n, err := snappy.DecodedLen(body)
+	if err != nil {
+		return &Error{Kind: KindSnappy, Msg: "invalid length header: " + trimSnappy(err)}
+	}
+	if lim.MaxDecodedBytes > 0 && n > lim.MaxDecodedBytes {
+		return &Error{Kind: KindTooLarge, Msg: fmt.Sprintf("decoded body would be %d bytes, limit %d", n, lim.MaxDecodedBytes)}
+	}
+	buf := b.Bytes(n)
+	data, err := snappy.Decode(buf, body)
+	if err != nil {
+		return &Error{Kind: KindSnappy, Msg: trimSnappy(err)}
+	}
+	p := parser{data: data, b: b, lim: lim, res: res}
+	before := len(b.Series)
+	if err := p.writeRequest(); err != nil {
+		clear(b.Series[before:])
+		b.Series = b.Series[:before]
+		return err
+	}
+	return nil
+}
+
+func trimSnappy(err error) string {
+	const prefix = "snappy: "
+	s := err.Error()
+	if len(s) > len(prefix) && s[:len(prefix)] == prefix {
+		return s[len(prefix):]
+	}
+	return s
+}
+
+type parser struct {
+	data []byte
+	b    *batch.Batch
+	lim  Limits
+	res  *Result
+}
+
+func (p *parser) writeRequest() error {
+	data := p.data
+	series := 0
+	for i := 0; i < len(data); {
+		num, wt, next, werr := tag(data, i)
+		if werr != nil {
+			return protoError(werr, "")
+		}
+		switch num {
+		case 1: // timeseries
+			if werr := wantWire(i, "timeseries", wt, wireBytes); werr != nil {
+				return protoError(werr, "")
+			}
+			start, end, werr := bytesField(data, next)
+			if werr != nil {
+				return protoError(werr, fmt.Sprintf("timeseries[%d]", series))
+			}
+			if err := p.timeSeries(start, end, series); err != nil {
+				return err
+			}
+			series++
+			i = end
+		case 3: // metadata
+			if werr := wantWire(i, "metadata", wt, wireBytes); werr != nil {
+				return protoError(werr, "")
+			}
+			_, end, werr := bytesField(data, next)
+			if werr != nil {
+				return protoError(werr, fmt.Sprintf("metadata[%d]", p.res.Metadata))
+			}
+			p.res.Metadata++
+			i = end
+		default:
+			end, werr := skip(data, next, wt)
+			if werr != nil {
+				return protoError(werr, fmt.Sprintf("field %d", num))
+			}
+			i = end
+		}
+	}
+	return nil
+}
+
+// timeSeries parses data[start:end], the si-th TimeSeries message.
+func (p *parser) timeSeries(start, end, si int) error {
+	data := p.data[:end]
+	b := p.b
+	lim := p.lim
+	var (
+		pr                problem
+		kept              int // labels with non-empty values
+		labels, hist      int
+		floats            int
+		hasName           bool
+		addSamples        = true
+		labelLimitReached = false
+	)
+	b.StartSeries()
+	for i := start; i < end; {
+		num, wt, next, werr := tag(data, i)
+		if werr != nil {
+			b.AbandonSeries()
+			return protoError(werr, fmt.Sprintf("timeseries[%d]", si))
+		}
+		switch num {
+		case 1: // labels
+			if werr := wantWire(i, "labels", wt, wireBytes); werr != nil {
+				b.AbandonSeries()
+				return protoError(werr, fmt.Sprintf("timeseries[%d]", si))
+			}
+			ls, le, werr := bytesField(data, next)
+			if werr == nil {
+				var name, value string
+				name, value, werr = parseLabel(data[ls:le], ls)
+				if werr == nil {
+					labels++
+					i = le
+					if value == "" || pr.reason != ReasonNone {
+						if value != "" {
+							kept++
+						}
+						continue
+					}
+					kept++
+					pr = checkLabel(name, value, lim)
+					if pr.reason == ReasonNone && lim.MaxLabelsPerSeries > 0 && kept > lim.MaxLabelsPerSeries {
+						pr.reason = ReasonTooManyLabels
+						labelLimitReached = true
+					}
+					if pr.reason != ReasonNone {
+						addSamples = false
+						continue
+					}
+					hasName = hasName || name == metricNameLabel
+					b.AddLabel(name, value)
+					continue
+				}
+			}
+			b.AbandonSeries()
+			return protoError(werr, fmt.Sprintf("timeseries[%d].labels[%d]", si, labels))
+		case 2: // samples
+			if werr := wantWire(i, "samples", wt, wireBytes); werr != nil {
+				b.AbandonSeries()
+				return protoError(werr, fmt.Sprintf("timeseries[%d]", si))
+			}
+			ss, se, werr := bytesField(data, next)
+			if werr == nil {
+				var ts int64
+				var v float64
+				ts, v, werr = parseSample(data[ss:se], ss)
+				if werr == nil {
+					if addSamples {
+						b.AddSample(ts, v)
+					}
+					floats++
+					i = se
+					continue
+				}
+			}
+			b.AbandonSeries()
+			return protoError(werr, fmt.Sprintf("timeseries[%d].samples[%d]", si, floats))
+		case 4: // histograms
+			if werr := wantWire(i, "histograms", wt, wireBytes); werr != nil {
+				b.AbandonSeries()
+				return protoError(werr, fmt.Sprintf("timeseries[%d]", si))
+			}
+			_, he, werr := bytesField(data, next)
+			if werr != nil {
+				b.AbandonSeries()
+				return protoError(werr, fmt.Sprintf("timeseries[%d].histograms[%d]", si, hist))
+			}
+			hist++
+			i = he
+		default: // 3 exemplars and unknown fields
+			next, werr = skip(data, next, wt)
+			if werr != nil {
+				b.AbandonSeries()
+				return protoError(werr, fmt.Sprintf("timeseries[%d] field %d", si, num))
+			}
+			i = next
+		}
+	}
+	if labelLimitReached {
+		pr.n = kept
+	}
+	raw := data[start:end]
+	switch {
+	case floats == 0 && hist == 0:
+		b.AbandonSeries()
+		return nil
+	case pr.reason == ReasonNone && !hasName:
+		pr.reason = ReasonMissingMetricName
+	}
+	if pr.reason != ReasonNone {
+		b.AbandonSeries()
+		p.res.reject(pr, floats+hist, floats, raw, lim)
+		return nil
+	}
+	histProblem := problem{reason: ReasonNativeHistogramUnsupported, n: hist}
+	if floats == 0 {
+		b.AbandonSeries()
+		p.res.reject(histProblem, hist, 0, raw, lim)
+		return nil
+	}
+	if !b.FinishSeries() {
+		p.res.reject(problem{reason: ReasonDuplicateLabel}, floats+hist, floats, raw, lim)
+		return nil
+	}
+	p.res.Series++
+	p.res.Samples += floats
+	if hist > 0 {
+		p.res.reject(histProblem, hist, floats, raw, lim)
+	}
+	return nil
+}
+
+// checkLabel validates one label with a non-empty value.
+func checkLabel(name, value string, lim Limits) problem {
+	switch {
+	case name == "" || !validUTF8(name):
+		return problem{reason: ReasonInvalidLabelName, name: name}
+	case lim.MaxLabelNameLength > 0 && len(name) > lim.MaxLabelNameLength:
+		return problem{reason: ReasonLabelNameTooLong, name: name, n: len(name)}
+	case lim.MaxLabelValueLength > 0 && len(value) > lim.MaxLabelValueLength:
+		return problem{reason: ReasonLabelValueTooLong, name: name, n: len(value)}
+	case !validUTF8(value):
+		return problem{reason: ReasonInvalidLabelValue, name: name}
+	}
+	return problem{}
+}
+
+// parseLabel parses a Label message; base is its offset in the request.
+// The strings alias data.
+func parseLabel(data []byte, base int) (name, value string, err *wireError) {
+	// Fast path: the encoding every sender produces for a non-empty name
+	// and value under 128 bytes: 0x0a len name 0x12 len value.
+	if len(data) >= 4 && data[0] == 0x0a && data[1] < 0x80 {
+		n := 2 + int(data[1])
+		if n+2 <= len(data) && data[n] == 0x12 && data[n+1] < 0x80 && n+2+int(data[n+1]) == len(data) {
+			return aliasString(data[2:n]), aliasString(data[n+2:]), nil
+		}
+	}
+	return parseLabelSlow(data, base)
+}
+
+func parseLabelSlow(data []byte, base int) (name, value string, err *wireError) {
+	for i := 0; i < len(data); {
+		num, wt, next, err := tag(data, i)
+		if err != nil {
+			return "", "", rebase(err, base)
+		}
+		if num == 1 || num == 2 {
+			field := "name"
+			if num == 2 {
+				field = "value"
+			}
+			if err := wantWire(i, field, wt, wireBytes); err != nil {
+				return "", "", rebase(err, base)
+			}
+			start, end, err := bytesField(data, next)
+			if err != nil {
+				return "", "", rebase(err, base)
+			}
+			if num == 1 {
+				name = aliasString(data[start:end])
+			} else {
+				value = aliasString(data[start:end])
+			}
+			i = end
+			continue
+		}
+		if i, err = skip(data, next, wt); err != nil {
+			return "", "", rebase(err, base)
+		}
+	}
+	return name, value, nil
+}
+
+// parseSample parses a Sample message; base is its offset in the request.
+func parseSample(data []byte, base int) (ts int64, v float64, err *wireError) {
+	// Fast path: 0x09 value(8 bytes) 0x10 timestamp(varint), as sent.
+	if len(data) >= 11 && data[0] == 0x09 && data[9] == 0x10 {
+		u, next, err := uvarint(data, 10)
+		if err == nil && next == len(data) {
+			return int64(u), math.Float64frombits(binary.LittleEndian.Uint64(data[1:9])), nil
+		}
+	}
+	return parseSampleSlow(data, base)
+}
+
+func parseSampleSlow(data []byte, base int) (ts int64, v float64, err *wireError) {
+	for i := 0; i < len(data); {
+		num, wt, next, err := tag(data, i)
+		if err != nil {
+			return 0, 0, rebase(err, base)
+		}
+		switch num {
+		case 1:
+			if err := wantWire(i, "value", wt, wireFixed64); err != nil {
+				return 0, 0, rebase(err, base)
+			}
+			var bits uint64
+			bits, i, err = fixed64(data, next)
+			if err != nil {
+				return 0, 0, rebase(err, base)
+			}
+			v = math.Float64frombits(bits)
+		case 2:
+			if err := wantWire(i, "timestamp", wt, wireVarint); err != nil {
+				return 0, 0, rebase(err, base)
+			}
+			var u uint64
+			u, i, err = uvarint(data, next)
+			if err != nil {
+				return 0, 0, rebase(err, base)
+			}
+			ts = int64(u)
+		default:
+			if i, err = skip(data, next, wt); err != nil {
+				return 0, 0, rebase(err, base)
+			}
+		}
+	}
+	return ts, v, nil
+}
+
+func rebase(err *wireError, base int) *wireError {
+	err.off += base
+	return err
+}
+
+// aliasString returns a string sharing b's memory; b must not change while
+// the string is in use (the batch arena guarantees that until Reset).
+func aliasString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func protoError(werr *wireError, path string) error {
+	return &Error{Kind: KindProtobuf, Offset: werr.off, Path: path, Msg: werr.msg}
+}
+
+// validUTF8 is utf8.ValidString with a fast path for the short ASCII
+// strings that make up nearly all label names and values.
+func validUTF8(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return utf8.ValidString(s[i:])
+		}
+	}
+	return true
+}

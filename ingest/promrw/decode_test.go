@@ -1,0 +1,344 @@
+package promrw
+
+import (
+	"errors"
+	"math"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
+	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/premetrics/premetrics/batch"
+)
+
+var testLimits = Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 32, MaxDecodedBytes: 1 << 20}
+
+func TestDecodeRoundTrip(t *testing.T) {
+	req := &prompb.WriteRequest{
+		Timeseries: []prompb.TimeSeries{
+			{Labels: lbls("region", "UK", "__name__", "vehicle_rpm", "engine", "ic"), Samples: smpls(1, 2, math.Inf(-1))},
+			{Labels: lbls("__name__", "up", "job", "x", "empty", ""), Samples: smpls(0),
+				Exemplars: []prompb.Exemplar{{Labels: lbls("trace_id", "abc"), Value: 1, Timestamp: 5}}},
+			{Labels: lbls("__name__", "no_samples")},
+		},
+		Metadata: []prompb.MetricMetadata{{MetricFamilyName: "up", Help: "h"}, {MetricFamilyName: "x"}},
+	}
+	b := &batch.Batch{}
+	var res Result
+	if err := Decode(encode(t, req), b, testLimits, &res); err != nil {
+		t.Fatal(err)
+	}
+	l := func(n, v string) batch.Label { return batch.Label{Name: n, Value: v} }
+	smp := func(ts int64, v float64) batch.Sample { return batch.Sample{Timestamp: ts, Value: v} }
+	want := []batch.Series{
+		{Labels: []batch.Label{l("__name__", "vehicle_rpm"), l("engine", "ic"), l("region", "UK")},
+			Samples: []batch.Sample{smp(1000, 1), smp(2000, 2), smp(3000, math.Inf(-1))}},
+		{Labels: []batch.Label{l("__name__", "up"), l("job", "x")}, Samples: []batch.Sample{smp(1000, 0)}},
+	}
+	if !reflect.DeepEqual(b.Series, want) {
+		t.Errorf("series:\n got %+v\nwant %+v", b.Series, want)
+	}
+	wantRes := Result{Series: 2, Samples: 4, Metadata: 2}
+	if !reflect.DeepEqual(res, wantRes) {
+		t.Errorf("result: got %+v, want %+v", res, wantRes)
+	}
+}
+
+func TestDecodeAppendsAndAliasesArena(t *testing.T) {
+	b := &batch.Batch{}
+	b.StartSeries()
+	b.AddLabel("__name__", "before")
+	b.AddSample(1, 1)
+	b.FinishSeries()
+	body := encode(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{Labels: lbls("__name__", "a"), Samples: smpls(1)}}})
+	var res Result
+	if err := Decode(body, b, testLimits, &res); err != nil {
+		t.Fatal(err)
+	}
+	clear(body) // Decode must not retain body.
+	if got := batch.String(b.Series[0].Labels) + batch.String(b.Series[1].Labels); got != "before{}a{}" {
+		t.Errorf("got %s", got)
+	}
+}
+
+func TestDecodeEmptyRequests(t *testing.T) {
+	for name, body := range map[string][]byte{
+		"empty body":    nil,
+		"empty message": snappy.Encode(nil, nil),
+		"metadata only": encode(t, &prompb.WriteRequest{Metadata: []prompb.MetricMetadata{{MetricFamilyName: "m"}}}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			b := &batch.Batch{}
+			var res Result
+			if err := Decode(body, b, testLimits, &res); err != nil {
+				t.Fatal(err)
+			}
+			if b.Len() != 0 || res.Series != 0 || res.Samples != 0 || res.RejectedSeries != 0 {
+				t.Errorf("got %d series, result %+v", b.Len(), res)
+			}
+		})
+	}
+}
+
+func TestDecodeRejectsSeries(t *testing.T) {
+	good := prompb.TimeSeries{Labels: lbls("__name__", "good", "a", "1"), Samples: smpls(7)}
+	hist := []prompb.Histogram{{Timestamp: 1, Schema: 3}, {Timestamp: 2}}
+	tests := []struct {
+		name    string
+		bad     prompb.TimeSeries
+		want    Rejection
+		samples int // good float samples kept from bad, if any
+	}{
+		{
+			name: "too many labels",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "a", "1", "b", "2", "c", "3", "d", "4", "e", ""), Samples: smpls(1, 2)},
+			want: Rejection{Series: `m{a="1", b="2", c="3", d="4", e=""}`, Reason: ReasonTooManyLabels, Samples: 2, Detail: "5 labels, limit 4"},
+		},
+		{
+			name: "label name too long",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "abcdefghijklmnopq", "1"), Samples: smpls(1)},
+			want: Rejection{Series: `m{abcdefghijklmnopq="1"}`, Reason: ReasonLabelNameTooLong, Samples: 1, Detail: `label name "abcdefghijklmnopq" is 17 bytes, limit 16`},
+		},
+		{
+			name: "label value too long",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "a", strings.Repeat("v", 33)), Samples: smpls(1)},
+			want: Rejection{Series: `m{a="` + strings.Repeat("v", 33) + `"}`, Reason: ReasonLabelValueTooLong, Samples: 1, Detail: `value of label "a" is 33 bytes, limit 32`},
+		},
+		{
+			name: "empty label name",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "", "x"), Samples: smpls(1)},
+			want: Rejection{Series: `m{""="x"}`, Reason: ReasonInvalidLabelName, Samples: 1, Detail: "empty label name"},
+		},
+		{
+			name: "label name not utf-8",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "a\xff", "x"), Samples: smpls(1)},
+			want: Rejection{Series: `m{"a\xff"="x"}`, Reason: ReasonInvalidLabelName, Samples: 1, Detail: `label name "a\xff" is not valid UTF-8`},
+		},
+		{
+			name: "label value not utf-8",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "a", "\xc3"), Samples: smpls(1)},
+			want: Rejection{Series: `m{a="\xc3"}`, Reason: ReasonInvalidLabelValue, Samples: 1, Detail: `value of label "a" is not valid UTF-8`},
+		},
+		{
+			name: "missing metric name",
+			bad:  prompb.TimeSeries{Labels: lbls("a", "1"), Samples: smpls(1, 2, 3)},
+			want: Rejection{Series: `{a="1"}`, Reason: ReasonMissingMetricName, Samples: 3, Detail: "no __name__ label"},
+		},
+		{
+			name: "empty metric name",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "", "a", "1"), Samples: smpls(1)},
+			want: Rejection{Series: `{a="1"}`, Reason: ReasonMissingMetricName, Samples: 1, Detail: "no __name__ label"},
+		},
+		{
+			name: "duplicate label",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "b", "1", "a", "x", "b", "2"), Samples: smpls(1)},
+			want: Rejection{Series: `m{b="1", a="x", b="2"}`, Reason: ReasonDuplicateLabel, Samples: 1, Detail: `label "b" appears more than once`},
+		},
+		{
+			name: "utf-8 metric name is valid",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "my.metric", "a", "1"), Samples: smpls(1), Histograms: hist[:1]},
+			want: Rejection{Series: `{"my.metric", a="1"}`, Reason: ReasonNativeHistogramUnsupported, Samples: 1,
+				Detail: "1 native histogram samples dropped; 1 float samples kept"},
+			samples: 1,
+		},
+		{
+			name: "native histograms only",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "h"), Histograms: hist},
+			want: Rejection{Series: `h{}`, Reason: ReasonNativeHistogramUnsupported, Samples: 2,
+				Detail: "2 native histogram samples dropped; the series has no float samples"},
+		},
+		{
+			name: "native histograms with float samples",
+			bad:  prompb.TimeSeries{Labels: lbls("__name__", "h"), Samples: smpls(1, 2, 3), Histograms: hist},
+			want: Rejection{Series: `h{}`, Reason: ReasonNativeHistogramUnsupported, Samples: 2,
+				Detail: "2 native histogram samples dropped; 3 float samples kept"},
+			samples: 3,
+		},
+		{
+			name: "invalid labels reject histograms and floats together",
+			bad:  prompb.TimeSeries{Labels: lbls("a", "1"), Samples: smpls(1), Histograms: hist},
+			want: Rejection{Series: `{a="1"}`, Reason: ReasonMissingMetricName, Samples: 3, Detail: "no __name__ label"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{good, tc.bad, good}}
+			b := &batch.Batch{}
+			var res Result
+			if err := Decode(encode(t, req), b, testLimits, &res); err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Rejected) != 1 || !reflect.DeepEqual(res.Rejected[0], tc.want) {
+				t.Fatalf("rejected:\n got %#v\nwant %#v", res.Rejected, tc.want)
+			}
+			keptSeries := 2
+			if tc.samples > 0 {
+				keptSeries = 3
+			}
+			if res.Series != keptSeries || b.Len() != keptSeries || res.Samples != 2+tc.samples || b.SampleCount() != 2+tc.samples {
+				t.Errorf("kept %d series (result %d), %d samples (result %d); want %d series, %d samples",
+					b.Len(), res.Series, b.SampleCount(), res.Samples, keptSeries, 2+tc.samples)
+			}
+			if batch.String(b.Series[0].Labels) != `good{a="1"}` || batch.String(b.Series[b.Len()-1].Labels) != `good{a="1"}` {
+				t.Errorf("good series not kept around the bad one: %v", b.Series)
+			}
+			if res.RejectedSeries != 1 || res.RejectedSamples != tc.want.Samples || res.RejectedByReason[tc.want.Reason] != tc.want.Samples {
+				t.Errorf("counts: %+v", res)
+			}
+		})
+	}
+}
+
+func TestDecodeBoundsRejectionDetails(t *testing.T) {
+	var req prompb.WriteRequest
+	for range MaxRejectionDetails + 5 {
+		req.Timeseries = append(req.Timeseries, prompb.TimeSeries{Labels: lbls("a", "1"), Samples: smpls(1, 2)})
+	}
+	b := &batch.Batch{}
+	var res Result
+	if err := Decode(encode(t, &req), b, testLimits, &res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Rejected) != MaxRejectionDetails || res.RejectedSeries != MaxRejectionDetails+5 ||
+		res.RejectedSamples != 2*(MaxRejectionDetails+5) || res.RejectedByReason[ReasonMissingMetricName] != res.RejectedSamples {
+		t.Errorf("got %d details, %+v", len(res.Rejected), res)
+	}
+}
+
+func TestRenderSeriesTruncates(t *testing.T) {
+	var labels []prompb.Label
+	labels = append(labels, prompb.Label{Name: "__name__", Value: "m"})
+	for i := range 40 {
+		labels = append(labels, prompb.Label{Name: "label" + string(rune('a'+i%26)) + string(rune('a'+i/26)), Value: strings.Repeat("é", 40)})
+	}
+	req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{Labels: labels, Samples: smpls(1)}}}
+	b := &batch.Batch{}
+	var res Result
+	if err := Decode(encode(t, req), b, Limits{MaxLabelsPerSeries: 10}, &res); err != nil {
+		t.Fatal(err)
+	}
+	s := res.Rejected[0].Series
+	if len(s) > maxRenderSeries+2*maxRenderString+32 || !strings.HasSuffix(s, ", …}") || !strings.Contains(s, `"…`) {
+		t.Errorf("not truncated sanely (%d bytes): %s", len(s), s)
+	}
+	if d := res.Rejected[0].Detail; d != "41 labels, limit 10" {
+		t.Errorf("detail %q", d)
+	}
+}
+
+func TestDecodeMalformed(t *testing.T) {
+	series := func(parts ...[]byte) []byte { return pbBytes(nil, 1, cat(parts...)) }
+	okSeries := series(pbBytes(nil, 1, pbLabel("__name__", "m")), pbBytes(nil, 2, pbSample(1, 0)))
+	sampleVarintValue := cat(protowire.AppendTag(nil, 1, protowire.VarintType), []byte{1})
+	tests := []struct {
+		name   string
+		body   []byte // compressed unless raw
+		raw    bool
+		limits *Limits
+		want   string
+		tooBig bool
+	}{
+		{name: "not snappy", body: []byte("not snappy"), raw: true,
+			want: "cannot decompress snappy body: corrupt input"},
+		{name: "bad snappy length header", body: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, raw: true,
+			want: "cannot decompress snappy body: invalid length header: corrupt input"},
+		{name: "decoded size over limit", body: make([]byte, 100), limits: &Limits{MaxDecodedBytes: 99}, tooBig: true,
+			want: "cannot decode request: decoded body would be 100 bytes, limit 99"},
+		{name: "truncated tag", body: []byte{0x8a},
+			want: "cannot parse WriteRequest at decoded byte 0: truncated varint"},
+		{name: "field number zero", body: cat(okSeries, []byte{0x02, 0x00}),
+			want: "cannot parse WriteRequest at decoded byte 30: invalid field number 0"},
+		{name: "varint too long", body: []byte{0x78, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+			want: "cannot parse WriteRequest: field 15 at decoded byte 1: varint longer than 10 bytes"},
+		{name: "timeseries wrong wire type", body: []byte{0x08, 0x01},
+			want: "cannot parse WriteRequest at decoded byte 0: field timeseries has wire type 0, want 2"},
+		{name: "timeseries length past end", body: []byte{0x0a, 0x05, 0x00},
+			want: "cannot parse WriteRequest: timeseries[0] at decoded byte 1: length 5 exceeds the 1 remaining bytes"},
+		{name: "second timeseries past end", body: cat(okSeries, []byte{0x0a, 0x02, 0x0a}),
+			want: "cannot parse WriteRequest: timeseries[1] at decoded byte 31: length 2 exceeds the 1 remaining bytes"},
+		{name: "label field truncated in second timeseries", body: cat(okSeries, []byte{0x0a, 0x01, 0x0a}),
+			want: "cannot parse WriteRequest: timeseries[1].labels[0] at decoded byte 33: truncated varint"},
+		{name: "label length past series end", body: series([]byte{0x0a, 0x04, 0x0a, 0x01}),
+			want: "cannot parse WriteRequest: timeseries[0].labels[0] at decoded byte 3: length 4 exceeds the 2 remaining bytes"},
+		{name: "label name wrong wire type", body: series(pbBytes(nil, 1, []byte{0x08, 0x01})),
+			want: "cannot parse WriteRequest: timeseries[0].labels[0] at decoded byte 4: field name has wire type 0, want 2"},
+		{name: "sample value wrong wire type", body: series(pbBytes(nil, 1, pbLabel("__name__", "m")), pbBytes(nil, 2, sampleVarintValue)),
+			want: "cannot parse WriteRequest: timeseries[0].samples[0] at decoded byte 19: field value has wire type 0, want 1"},
+		{name: "sample fixed64 truncated", body: series(pbBytes(nil, 2, []byte{0x09, 1, 2, 3})),
+			want: "cannot parse WriteRequest: timeseries[0].samples[0] at decoded byte 5: truncated fixed64: 3 bytes left"},
+		{name: "group wire type", body: []byte{0x2b},
+			want: "cannot parse WriteRequest: field 5 at decoded byte 1: unsupported wire type 3 (group)"},
+		{name: "invalid wire type", body: series([]byte{0x1f}),
+			want: "cannot parse WriteRequest: timeseries[0] field 3 at decoded byte 3: invalid wire type 7"},
+		{name: "metadata truncated", body: []byte{0x1a, 0x03, 0x00},
+			want: "cannot parse WriteRequest: metadata[0] at decoded byte 1: length 3 exceeds the 1 remaining bytes"},
+		{name: "histogram truncated", body: series([]byte{0x22, 0x09}),
+			want: "cannot parse WriteRequest: timeseries[0].histograms[0] at decoded byte 3: length 9 exceeds the 0 remaining bytes"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			body := tc.body
+			if !tc.raw {
+				body = snappy.Encode(nil, body)
+			}
+			lim := testLimits
+			if tc.limits != nil {
+				lim = *tc.limits
+			}
+			b := &batch.Batch{}
+			var res Result
+			err := Decode(body, b, lim, &res)
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("got error %v\nwant        %s", err, tc.want)
+			}
+			var de *Error
+			if !errors.As(err, &de) {
+				t.Fatalf("error %T is not an *Error", err)
+			}
+			if errors.Is(err, ErrTooLarge) != tc.tooBig || errors.Is(err, ErrMalformed) == tc.tooBig {
+				t.Errorf("errors.Is: ErrTooLarge=%v ErrMalformed=%v", errors.Is(err, ErrTooLarge), errors.Is(err, ErrMalformed))
+			}
+			if b.Len() != 0 {
+				t.Errorf("a failed request left %d series in the batch", b.Len())
+			}
+		})
+	}
+}
+
+func TestDecodeChecksSizeBeforeAllocating(t *testing.T) {
+	// A 6-byte body whose header claims 4 GiB - 1 decoded bytes.
+	body := []byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}
+	b := &batch.Batch{}
+	var res Result
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := Decode(body, b, Limits{MaxDecodedBytes: 1 << 20}, &res); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("got %v", err)
+	}
+	runtime.ReadMemStats(&after)
+	if n := after.TotalAlloc - before.TotalAlloc; n > 64<<10 {
+		t.Errorf("allocated %d bytes for a request rejected by its size header", n)
+	}
+}
+
+func TestDecodeZeroAllocSteadyState(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	body := encode(t, realisticRequest(100, 2, 0))
+	b := &batch.Batch{}
+	var res Result
+	allocs := testing.AllocsPerRun(20, func() {
+		b.Reset()
+		if err := Decode(body, b, testLimitsLarge, &res); err != nil || res.Series != 100 {
+			t.Fatalf("err %v, %d series", err, res.Series)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs/op, want 0", allocs)
+	}
+}

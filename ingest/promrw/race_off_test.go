@@ -1,0 +1,5 @@
+//go:build !race
+
+package promrw
+
+const raceEnabled = false

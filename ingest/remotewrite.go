@@ -1,0 +1,293 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/promrw"
+)
+
+// RemoteWritePath is where the remote write handler is mounted.
+const RemoteWritePath = "/api/v1/write"
+
+// statusClientClosed (nginx's 499) answers a client that went away while
+// its request waited for a slot; it is there for the metrics.
+const statusClientClosed = 499
+
+// Kinds of throttled warnings: the fixed ones, then one per reject reason.
+const (
+	warnMalformed = iota
+	warnTooLarge
+	warnQueueTimeout
+	warnNotAdmitted
+	warnPipeline
+	warnRejected // + promrw.Reason
+	warnKinds    = warnRejected + int(promrw.NumReasons)
+)
+
+type remoteWriteHandler struct {
+	cfg          Config
+	limits       promrw.Limits
+	queueTimeout time.Duration
+	pipeline     Pipeline
+	log          *slog.Logger
+	m            *rwMetrics
+	warn         *throttle
+
+	slots chan struct{} // semaphore of MaxConcurrentRequests
+	pool  sync.Pool     // *rwState
+}
+
+// rwState is the per-request scratch space the handler reuses.
+type rwState struct {
+	body []byte
+	res  promrw.Result
+}
+
+// NewRemoteWriteHandler returns the handler of POST /api/v1/write for
+// Prometheus remote write 1.0; see the package doc for its behaviour. cfg
+// should have passed Validate; values Validate rejects are replaced by
+// defaults. A nil m gets unregistered metrics, a nil log discards.
+func NewRemoteWriteHandler(cfg Config, p Pipeline, m *Metrics, log *slog.Logger) http.Handler {
+	cfg = cfg.withDefaults()
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &remoteWriteHandler{
+		cfg:          cfg,
+		limits:       cfg.limits(),
+		queueTimeout: time.Duration(cfg.RequestQueueTimeout),
+		pipeline:     p,
+		log:          log.With("protocol", ProtocolRemoteWrite),
+		m:            m.forProtocol(ProtocolRemoteWrite),
+		warn:         newThrottle(warnKinds, logEvery),
+		slots:        make(chan struct{}, cfg.MaxConcurrentRequests),
+		pool:         sync.Pool{New: func() any { return new(rwState) }},
+	}
+}
+
+func (h *remoteWriteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	code := h.serve(w, r)
+	h.m.request(code)
+	h.m.duration.Observe(time.Since(start).Seconds())
+}
+
+// serve answers the request and returns the status code it sent.
+func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return reply(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; use POST")
+	}
+	if code, msg := checkHeaders(r.Header); code != 0 {
+		return reply(w, code, msg)
+	}
+	if r.ContentLength > h.cfg.MaxRequestBytes {
+		return reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			"request body of %d bytes is over the limit of %d bytes (max_request_bytes)", r.ContentLength, h.cfg.MaxRequestBytes))
+	}
+
+	switch h.acquire(r.Context()) {
+	case errQueueTimeout:
+		h.warnf(warnQueueTimeout, r, "remote write request waited too long for a slot; answering 429",
+			"max_concurrent_requests", h.cfg.MaxConcurrentRequests, "request_queue_timeout", h.queueTimeout)
+		setRetryAfter(w, h.queueTimeout)
+		return reply(w, http.StatusTooManyRequests, fmt.Sprintf(
+			"too many concurrent requests: all %d slots stayed busy for %s", h.cfg.MaxConcurrentRequests, h.queueTimeout))
+	case errClientGone:
+		return reply(w, statusClientClosed, "client closed the request while it waited for a slot")
+	}
+	defer h.release()
+
+	if retryAfter, ok := h.pipeline.Admit(); !ok {
+		h.warnf(warnNotAdmitted, r, "pipeline is not admitting data; answering 429", "retry_after", retryAfter)
+		setRetryAfter(w, retryAfter)
+		return reply(w, http.StatusTooManyRequests, "the pipeline is busy; retry later")
+	}
+
+	st := h.pool.Get().(*rwState)
+	defer h.pool.Put(st)
+	body, err := readBody(st.body, http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes), r.ContentLength)
+	st.body = body[:0]
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+				"request body is over the limit of %d bytes (max_request_bytes)", h.cfg.MaxRequestBytes))
+		}
+		return reply(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
+	}
+
+	b := batch.GetBatch()
+	defer batch.PutBatch(b)
+	res := &st.res
+	if err := promrw.Decode(body, b, h.limits, res); err != nil {
+		if errors.Is(err, promrw.ErrTooLarge) {
+			h.warnf(warnTooLarge, r, "rejected remote write request over max_decoded_bytes", "err", err)
+			return reply(w, http.StatusRequestEntityTooLarge, err.Error()+" (max_decoded_bytes)")
+		}
+		h.warnf(warnMalformed, r, "rejected malformed remote write request", "err", err)
+		return reply(w, http.StatusBadRequest, err.Error())
+	}
+
+	if b.Len() > 0 {
+		if err := h.pipeline.Ingest(r.Context(), b); err != nil {
+			code := http.StatusServiceUnavailable
+			if errors.Is(err, ErrBackoff) {
+				code = http.StatusTooManyRequests
+			} else {
+				h.warnf(warnPipeline, r, "pipeline failed to ingest a remote write request; answering 503", "err", err)
+			}
+			setRetryAfter(w, retryAfterOf(err))
+			return reply(w, code, "cannot ingest: "+err.Error())
+		}
+	}
+	h.m.samples.Add(float64(res.Samples))
+	if res.RejectedSeries == 0 {
+		w.WriteHeader(http.StatusNoContent)
+		return http.StatusNoContent
+	}
+	h.countRejections(r, res)
+	return reply(w, http.StatusBadRequest, rejectionMessage(res))
+}
+
+// checkHeaders returns 415 and a message for a request that is not
+// snappy-compressed remote write 1.0, or 0.
+func checkHeaders(hdr http.Header) (int, string) {
+	format, proto := parseRemoteWriteType(hdr.Get("Content-Type"))
+	switch format {
+	case rwV2:
+		return http.StatusUnsupportedMediaType, "remote write 2.0 is not supported yet; send remote write 1.0 (proto=" + protoV1 + ")"
+	case rwBadMedia:
+		return http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q: want %s (remote write 1.0)", hdr.Get("Content-Type"), mediaProtobuf)
+	case rwBadProto:
+		return http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported proto %q in Content-Type: want %s", proto, protoV1)
+	}
+	if enc := hdr.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "snappy") {
+		return http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q: remote write 1.0 bodies are snappy-compressed", enc)
+	}
+	return 0, ""
+}
+
+var (
+	errQueueTimeout = errors.New("queue timeout")
+	errClientGone   = errors.New("client gone")
+)
+
+// acquire takes a request slot, waiting up to the queue timeout.
+func (h *remoteWriteHandler) acquire(ctx context.Context) error {
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	if h.queueTimeout <= 0 {
+		return errQueueTimeout
+	}
+	t := time.NewTimer(h.queueTimeout)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-t.C:
+		return errQueueTimeout
+	case <-ctx.Done():
+		return errClientGone
+	}
+}
+
+func (h *remoteWriteHandler) release() { <-h.slots }
+
+// countRejections adds the request's rejections to the metrics and logs
+// one (throttled) warning per reason.
+func (h *remoteWriteHandler) countRejections(r *http.Request, res *promrw.Result) {
+	for reason := promrw.Reason(1); reason < promrw.NumReasons; reason++ {
+		n := res.RejectedByReason[reason]
+		if n == 0 {
+			continue
+		}
+		h.m.rejected[reason].Add(float64(n))
+		i := slices.IndexFunc(res.Rejected, func(rej promrw.Rejection) bool { return rej.Reason == reason })
+		if i < 0 {
+			h.warnf(warnRejected+int(reason), r, "rejected series in remote write request", "reason", reason.String(), "samples", n)
+			continue
+		}
+		rej := res.Rejected[i]
+		h.warnf(warnRejected+int(reason), r, "rejected series in remote write request",
+			"reason", reason.String(), "samples", n, "series", rej.Series, "detail", rej.Detail)
+	}
+}
+
+// rejectionMessage is the 400 body of a partly accepted request: a summary
+// line first (senders log the start of the body), then the first few
+// rejections.
+func rejectionMessage(res *promrw.Result) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "accepted %d samples of %d series; rejected %d samples of %d series",
+		res.Samples, res.Series, res.RejectedSamples, res.RejectedSeries)
+	for _, rej := range res.Rejected {
+		fmt.Fprintf(&sb, "\n%s: %s: %s (%d samples)", rej.Series, rej.Reason, rej.Detail, rej.Samples)
+	}
+	if more := res.RejectedSeries - len(res.Rejected); more > 0 {
+		fmt.Fprintf(&sb, "\n... and %d more rejected series", more)
+	}
+	return sb.String()
+}
+
+// warnf logs a throttled warning of kind.
+func (h *remoteWriteHandler) warnf(kind int, r *http.Request, msg string, args ...any) {
+	ok, suppressed := h.warn.allow(kind, time.Now())
+	if !ok {
+		return
+	}
+	args = append(args, "remote_addr", r.RemoteAddr, "user_agent", r.UserAgent(), "suppressed", suppressed)
+	h.log.Warn(msg, args...)
+}
+
+// reply writes a plain-text error response and returns code.
+func reply(w http.ResponseWriter, code int, msg string) int {
+	http.Error(w, msg, code)
+	return code
+}
+
+// setRetryAfter sets Retry-After to d rounded up to whole seconds, at
+// least 1.
+func setRetryAfter(w http.ResponseWriter, d time.Duration) {
+	secs := int64((d + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+}
+
+// readBody reads r to EOF into dst[:0], growing it as needed; sizeHint is
+// the Content-Length (-1 when unknown).
+func readBody(dst []byte, r io.Reader, sizeHint int64) ([]byte, error) {
+	dst = dst[:0]
+	if sizeHint >= 0 {
+		// One spare byte so the final read that returns EOF needs no growth.
+		dst = slices.Grow(dst, int(sizeHint)+1)
+	}
+	for {
+		if len(dst) == cap(dst) {
+			dst = slices.Grow(dst, 4096)
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
+}

@@ -1,0 +1,30 @@
+// Package pipeline wires the compiled stages together and owns the one
+// flush loop.
+//
+//	ingest ─► Ingest(batch) ─► global relabel ─► every aggregation's Push
+//	                                              │ (marks: consumed / kept)
+//	                                              ▼
+//	              forward kept input, and unmatched input when forward_unmatched
+//	                                              │
+//	flush loop ─► agg[0].Flush ─► agg[1..].Push ─►│ (rollup chain, config order)
+//	              agg[1].Flush ─► agg[2..].Push ─►│
+//	                                              ▼
+//	                                   every remote_write queue
+//
+// Ingest is synchronous: when it returns, the batch's samples are in
+// aggregation state or buffered in the outbound queues, and the caller
+// may reuse the batch.
+//
+// Aggregations see raw input and the outputs of the aggregations listed
+// before them. An output sample carries the window end as its timestamp;
+// when fed to a later aggregation it is placed at end-1ms, so that it lands
+// in the downstream window that contains the upstream window (a minute
+// ending at 13:00 belongs to the hour 12:00-13:00). All aggregations are
+// flushed by one loop, in config order, with the same clock reading, so a
+// downstream window closes no earlier than the upstream windows it contains
+// as long as its lateness is at least the upstream lateness.
+//
+// Backpressure: Admit reports false while any remote-write queue is over
+// its high watermark; flush output waits for queue space (it is small and
+// must not be lost) while ingest is refused with 429.
+package pipeline

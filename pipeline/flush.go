@@ -1,0 +1,96 @@
+package pipeline
+
+import (
+	"context"
+	"time"
+
+	"github.com/premetrics/premetrics/batch"
+)
+
+// Run flushes windows as they close until ctx is done. It arms one timer
+// on the earliest next close over all aggregations.
+func (p *Pipeline) Run(ctx context.Context) {
+	if len(p.opts.Aggregations) == 0 {
+		<-ctx.Done()
+		return
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		now := time.Now()
+		p.Flush(ctx, now, false)
+		next := p.nextFlush(now)
+		timer.Reset(time.Until(next))
+	}
+}
+
+func (p *Pipeline) nextFlush(now time.Time) time.Time {
+	var next time.Time
+	for _, a := range p.opts.Aggregations {
+		t := a.NextFlush(now)
+		if next.IsZero() || t.Before(next) {
+			next = t
+		}
+	}
+	return next
+}
+
+// Flush emits the windows that are due at now (force: every window whose
+// end has passed, ignoring lateness — used at shutdown), feeding each
+// aggregation's output to the later aggregations and then to the sinks.
+// It blocks while sinks are full, until ctx is done.
+func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
+	p.flush.Lock()
+	defer p.flush.Unlock()
+	out := batch.GetBatch()
+	defer batch.PutBatch(out)
+	chained := batch.GetBatch()
+	defer batch.PutBatch(chained)
+	sc := p.scratch.Get().(*scratch)
+	defer p.scratch.Put(sc)
+
+	aggs := p.opts.Aggregations
+	for i, a := range aggs {
+		out.Reset()
+		a.Flush(now, force, out)
+		if len(out.Series) == 0 {
+			continue
+		}
+		sc.marks = resetMarks(sc.marks, len(out.Series))
+		if i+1 < len(aggs) {
+			chained.Reset()
+			chainCopy(out, chained)
+			for _, down := range aggs[i+1:] {
+				down.Push(chained, sc.marks, now)
+			}
+		}
+		// Outputs leave unless a later aggregation consumed them.
+		if p.forward(out, sc.marks, true) == 0 {
+			continue
+		}
+		if err := p.send(ctx, out); err != nil {
+			p.log.Warn("aggregation output not delivered to every remote_write queue", "aggregation", a.Name(), "series", len(out.Series), "err", err)
+		}
+	}
+}
+
+// chainCopy copies src into dst with every timestamp moved 1ms earlier, so
+// an output stamped with its window end falls inside that window.
+func chainCopy(src, dst *batch.Batch) {
+	for i := range src.Series {
+		s := &src.Series[i]
+		dst.StartSeries()
+		for _, l := range s.Labels {
+			dst.AddLabel(l.Name, l.Value)
+		}
+		for _, smp := range s.Samples {
+			dst.AddSample(smp.Timestamp-1, smp.Value)
+		}
+		dst.FinishSeries()
+	}
+}

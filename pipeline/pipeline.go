@@ -1,0 +1,167 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/premetrics/premetrics/aggregate"
+	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest"
+	"github.com/premetrics/premetrics/rules"
+	"github.com/premetrics/premetrics/telemetry"
+)
+
+// Sink receives what leaves the pipeline. *remotewrite.Queue implements it.
+type Sink interface {
+	// Enqueue takes the samples of b, blocking while full until ctx is
+	// done. The caller keeps b.
+	Enqueue(ctx context.Context, b *batch.Batch) error
+	// Full reports whether the sink wants ingest to back off.
+	Full() bool
+}
+
+// Options configures a Pipeline.
+type Options struct {
+	Relabel          *rules.Relabeler // nil: no global relabeling
+	Aggregations     []*aggregate.Aggregator
+	ForwardUnmatched bool
+	Sinks            []Sink
+	Dropped          *prometheus.CounterVec // premetrics_dropped_samples_total
+	Logger           *slog.Logger
+	// RetryAfter is the hint given to clients while sinks are full.
+	RetryAfter time.Duration
+}
+
+// Pipeline runs batches through the stages. Ingest is safe for concurrent
+// use; Run and Shutdown are called once each.
+type Pipeline struct {
+	opts  Options
+	log   *slog.Logger
+	flush sync.Mutex // serialises flushes (Run and Shutdown)
+
+	relabelDrops  prometheus.Counter
+	unmatchedDrop prometheus.Counter
+	scratch       sync.Pool // *scratch
+}
+
+type scratch struct {
+	marks  []uint8
+	labels []batch.Label
+}
+
+// New returns a Pipeline over already compiled stages.
+func New(opts Options) *Pipeline {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Dropped == nil {
+		opts.Dropped = telemetry.NewDroppedSamples(nil)
+	}
+	if opts.RetryAfter <= 0 {
+		opts.RetryAfter = time.Second
+	}
+	p := &Pipeline{
+		opts:          opts,
+		log:           opts.Logger,
+		relabelDrops:  opts.Dropped.WithLabelValues(telemetry.StageRelabel, "relabel_drop"),
+		unmatchedDrop: opts.Dropped.WithLabelValues(telemetry.StageRoute, "unmatched"),
+	}
+	p.scratch.New = func() any { return &scratch{} }
+	return p
+}
+
+// Admit implements ingest.Pipeline: false while any sink is full.
+func (p *Pipeline) Admit() (time.Duration, bool) {
+	for _, s := range p.opts.Sinks {
+		if s.Full() {
+			return p.opts.RetryAfter, false
+		}
+	}
+	return 0, true
+}
+
+// Ingest implements ingest.Pipeline. It edits b in place.
+func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
+	sc := p.scratch.Get().(*scratch)
+	defer p.scratch.Put(sc)
+
+	if p.opts.Relabel != nil {
+		p.relabel(b, sc)
+	}
+	if len(b.Series) == 0 {
+		return nil
+	}
+	now := time.Now()
+	sc.marks = resetMarks(sc.marks, len(b.Series))
+	for _, a := range p.opts.Aggregations {
+		a.Push(b, sc.marks, now)
+	}
+	if p.forward(b, sc.marks, p.opts.ForwardUnmatched) == 0 {
+		return nil
+	}
+	return p.send(ctx, b)
+}
+
+// relabel applies the global relabel rules to every series of b in place.
+func (p *Pipeline) relabel(b *batch.Batch, sc *scratch) {
+	for i := range b.Series {
+		out, keep := p.opts.Relabel.Apply(b.Series[i].Labels, sc.labels)
+		sc.labels = out[:0]
+		if !keep {
+			b.Series[i].Labels = nil
+			continue
+		}
+		b.SetLabels(i, out)
+	}
+	if dropped := b.Filter(func(s *batch.Series) bool { return s.Labels != nil }); dropped > 0 {
+		p.relabelDrops.Add(float64(dropped))
+	}
+}
+
+// forward keeps the series of b that leave the pipeline as they are:
+// input an aggregation kept (keep_input), and unmatched input when
+// forwardUnmatched. It returns how many series remain.
+func (p *Pipeline) forward(b *batch.Batch, marks []uint8, forwardUnmatched bool) int {
+	i := 0
+	unmatched := 0
+	b.Filter(func(s *batch.Series) bool {
+		m := marks[i]
+		i++
+		switch {
+		case m&aggregate.MarkKept != 0:
+			return true
+		case m == 0 && forwardUnmatched:
+			return true
+		case m == 0:
+			unmatched += len(s.Samples)
+		}
+		return false
+	})
+	if unmatched > 0 {
+		p.unmatchedDrop.Add(float64(unmatched))
+	}
+	return len(b.Series)
+}
+
+func (p *Pipeline) send(ctx context.Context, b *batch.Batch) error {
+	for _, s := range p.opts.Sinks {
+		if err := s.Enqueue(ctx, b); err != nil {
+			return fmt.Errorf("cannot enqueue for remote write: %w: %w", ingest.ErrBackoff, err)
+		}
+	}
+	return nil
+}
+
+func resetMarks(m []uint8, n int) []uint8 {
+	if cap(m) < n {
+		m = make([]uint8, n)
+	}
+	m = m[:n]
+	clear(m)
+	return m
+}

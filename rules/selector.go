@@ -1,0 +1,105 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/premetrics/premetrics/batch"
+)
+
+// Selector matches series by PromQL label matchers and, optionally, samples
+// by comparing their value with a constant.
+type Selector struct {
+	expr     string
+	matchers []*labels.Matcher
+	cmp      parser.ItemType // 0 when there is no comparison
+	operand  float64
+}
+
+var promqlParser = parser.NewParser(parser.Options{})
+
+// CompileSelector parses expr: a series selector, optionally followed by a
+// comparison operator and a number ("vehicle_rpm != 0").
+func CompileSelector(expr string) (*Selector, error) {
+	if expr == "" {
+		return nil, fmt.Errorf("cannot parse selector: empty")
+	}
+	node, err := promqlParser.ParseExpr(expr)
+	if err != nil {
+		return nil, fmt.Errorf("cannot parse selector %q: %w", expr, err)
+	}
+	s := &Selector{expr: expr}
+	switch n := node.(type) {
+	case *parser.VectorSelector:
+		s.matchers = n.LabelMatchers
+	case *parser.BinaryExpr:
+		vs, ok := n.LHS.(*parser.VectorSelector)
+		num, ok2 := n.RHS.(*parser.NumberLiteral)
+		if !ok || !ok2 || !n.Op.IsComparisonOperator() || n.ReturnBool || n.VectorMatching != nil && n.VectorMatching.On {
+			return nil, fmt.Errorf("cannot parse selector %q: want a series selector, optionally compared with a number (e.g. `rpm != 0`)", expr)
+		}
+		if vs.OriginalOffset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0 {
+			return nil, fmt.Errorf("cannot parse selector %q: offset and @ modifiers are not allowed", expr)
+		}
+		s.matchers = vs.LabelMatchers
+		s.cmp = n.Op
+		s.operand = num.Val
+	default:
+		return nil, fmt.Errorf("cannot parse selector %q: want a series selector, optionally compared with a number (e.g. `rpm != 0`), got an expression of type %s", expr, parser.DocumentedType(node.Type()))
+	}
+	if vs, ok := node.(*parser.VectorSelector); ok && (vs.OriginalOffset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0) {
+		return nil, fmt.Errorf("cannot parse selector %q: offset and @ modifiers are not allowed", expr)
+	}
+	return s, nil
+}
+
+// Matches reports whether the series with labels ls is selected. A matcher
+// on a missing label sees the empty string, as in PromQL.
+func (s *Selector) Matches(ls []batch.Label) bool {
+	for _, m := range s.matchers {
+		if !m.Matches(batch.Get(ls, m.Name)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Keep reports whether a sample with value v passes the comparison; it is
+// always true for a selector without one.
+func (s *Selector) Keep(v float64) bool {
+	switch s.cmp {
+	case 0:
+		return true
+	case parser.EQLC:
+		return v == s.operand
+	case parser.NEQ:
+		return v != s.operand
+	case parser.GTR:
+		return v > s.operand
+	case parser.LSS:
+		return v < s.operand
+	case parser.GTE:
+		return v >= s.operand
+	case parser.LTE:
+		return v <= s.operand
+	}
+	return false
+}
+
+// HasComparison reports whether samples are filtered by value.
+func (s *Selector) HasComparison() bool { return s.cmp != 0 }
+
+// MetricName returns the metric name an equality matcher fixes, or "".
+func (s *Selector) MetricName() string {
+	for _, m := range s.matchers {
+		if m.Name == batch.MetricName && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
+}
+
+// String returns the expression the selector was compiled from.
+func (s *Selector) String() string { return s.expr }
