@@ -21,7 +21,7 @@ deps:
 # config.example.yaml, a simulated vehicle fleet, a report of what went in
 # and what came out.
 demo: deps build
-	$(GO) run ./bench/cmd/demo -premetrics bin/premetrics -config config.example.yaml
+	$(GO) run ./bench/cmd/demo -premetrics bin/premetrics -config config.example.yaml $(ARGS)
 
 # Every test, including end-to-end tests against a real Prometheus.
 test: deps lint

@@ -22,7 +22,9 @@
 // ending at 13:00 belongs to the hour 12:00-13:00). All aggregations are
 // flushed by one loop, in config order, with the same clock reading, so a
 // downstream window closes no earlier than the upstream windows it contains
-// as long as its lateness is at least the upstream lateness.
+// as long as its lateness is at least the upstream lateness. Downstream,
+// an upstream output is late only when its window was emitted already:
+// lateness is judged as of the upstream window end, not the flush time.
 //
 // Backpressure: Admit reports false while any remote-write queue is over
 // its high watermark; flush output waits for queue space (it is small and

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"math"
 	"time"
 
 	"github.com/premetrics/premetrics/batch"
@@ -64,9 +65,12 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 		sc.marks = resetMarks(sc.marks, len(out.Series))
 		if i+1 < len(aggs) {
 			chained.Reset()
-			chainCopy(out, chained)
+			// Judge lateness downstream as of the upstream window end, not
+			// the flush time: a downstream window is late for an upstream
+			// output only if it was emitted already (see the package doc).
+			due := time.UnixMilli(chainCopy(out, chained))
 			for _, down := range aggs[i+1:] {
-				down.Push(chained, sc.marks, now)
+				down.Push(chained, sc.marks, due)
 			}
 		}
 		// Outputs leave unless a later aggregation consumed them.
@@ -80,8 +84,10 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 }
 
 // chainCopy copies src into dst with every timestamp moved 1ms earlier, so
-// an output stamped with its window end falls inside that window.
-func chainCopy(src, dst *batch.Batch) {
+// an output stamped with its window end falls inside that window. It
+// returns the earliest timestamp of src.
+func chainCopy(src, dst *batch.Batch) (earliest int64) {
+	earliest = math.MaxInt64
 	for i := range src.Series {
 		s := &src.Series[i]
 		dst.StartSeries()
@@ -90,7 +96,9 @@ func chainCopy(src, dst *batch.Batch) {
 		}
 		for _, smp := range s.Samples {
 			dst.AddSample(smp.Timestamp-1, smp.Value)
+			earliest = min(earliest, smp.Timestamp)
 		}
 		dst.FinishSeries()
 	}
+	return earliest
 }

@@ -1,0 +1,238 @@
+// Command demo runs the connected-vehicles pipeline end to end, for
+// `make demo`: a real Prometheus (Debian package) on 127.0.0.1, premetrics
+// with config.example.yaml, and the fleet simulator pushing remote write for
+// about a minute. It then prints what went in and what came out, compares
+// every complete 5 s window with the simulator's ground truth, and stops
+// what it started (or keeps it running with -keep).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/premetrics/premetrics/bench/fleet"
+)
+
+type options struct {
+	premetrics, fleetsim, prometheus string
+	config                           string
+	vehicles                         int
+	duration                         time.Duration
+	keep                             bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.premetrics, "premetrics", "bin/premetrics", "premetrics binary")
+	flag.StringVar(&o.fleetsim, "fleetsim", "bin/fleetsim", "fleet simulator binary")
+	flag.StringVar(&o.prometheus, "prometheus", "/usr/bin/prometheus", "Prometheus binary")
+	flag.StringVar(&o.config, "config", "config.example.yaml", "premetrics config")
+	flag.IntVar(&o.vehicles, "vehicles", 5000, "simulated vehicles")
+	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long the fleet pushes")
+	flag.BoolVar(&o.keep, "keep", false, "keep Prometheus and premetrics running until Ctrl-C")
+	flag.Parse()
+	if err := run(o); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	work, err := os.MkdirTemp("", "premetrics-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	promAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	pmAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	step("starting Prometheus on http://%s (remote write receiver on)", promAddr)
+	promCfg := filepath.Join(work, "prometheus.yml")
+	scrape := fmt.Sprintf("global: {scrape_interval: 5s}\nscrape_configs:\n  - job_name: premetrics\n    static_configs: [{targets: ['%s']}]\n", pmAddr)
+	if err := os.WriteFile(promCfg, []byte(scrape), 0o644); err != nil {
+		return err
+	}
+	prom, err := start(filepath.Join(work, "prometheus.log"), nil, o.prometheus,
+		"--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(work, "tsdb"),
+		"--web.listen-address="+promAddr, "--web.enable-remote-write-receiver")
+	if err != nil {
+		return err
+	}
+	defer prom.stop()
+	if err := waitReady(ctx, "http://"+promAddr+"/-/ready", prom); err != nil {
+		return err
+	}
+
+	step("starting premetrics on http://%s with %s", pmAddr, o.config)
+	pm, err := start(filepath.Join(work, "premetrics.log"),
+		[]string{"PREMETRICS_LISTEN=" + pmAddr, "PROMETHEUS_URL=http://" + promAddr},
+		o.premetrics, "run", "--config.file="+o.config, "--storage.path="+filepath.Join(work, "data"))
+	if err != nil {
+		return err
+	}
+	defer pm.stop()
+	if err := waitReady(ctx, "http://"+pmAddr+"/-/ready", pm); err != nil {
+		return err
+	}
+
+	step("simulating %d hybrid vehicles for %s (vehicle_rpm{engine=ic|electric}, vehicle_warnings; one reading a second each)", o.vehicles, o.duration)
+	summaryFile := filepath.Join(work, "fleet.json")
+	sim, err := start("", nil, o.fleetsim, "-url=http://"+pmAddr+"/api/v1/write",
+		"-vehicles="+strconv.Itoa(o.vehicles), "-duration="+o.duration.String(), "-summary="+summaryFile)
+	if err != nil {
+		return err
+	}
+	if err := sim.wait(ctx); err != nil {
+		return fmt.Errorf("fleet simulator: %w", err)
+	}
+	// The 5 s windows close 10 s (their lateness) after they end.
+	step("waiting 12 s for the last 5 s windows to close (lateness 10 s)")
+	select {
+	case <-time.After(12 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+
+	var sum fleetSummary
+	if err := readJSON(summaryFile, &sum); err != nil {
+		return err
+	}
+	self, err := scrapeSelf("http://" + pmAddr + "/metrics")
+	if err != nil {
+		return err
+	}
+	r := &report{prom: "http://" + promAddr, fleet: sum, self: self}
+	if err := r.print(os.Stdout); err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Printf("\nKeeping everything running; press Ctrl-C to stop.\n  Prometheus:  http://%s/graph\n  premetrics:  http://%s/metrics\n", promAddr, pmAddr)
+		<-ctx.Done()
+	}
+	step("stopping premetrics (SIGTERM: flushes ended windows, drains the queue) and Prometheus")
+	if code := pm.stop(); code != 0 {
+		return fmt.Errorf("premetrics exited with %d; log:\n%s", code, pm.tail())
+	}
+	return r.verdict()
+}
+
+type fleetSummary struct {
+	Vehicles       int   `json:"vehicles"`
+	Series         int   `json:"series"`
+	Requests       int64 `json:"requests"`
+	SamplesSent    int64 `json:"samples_sent"`
+	SamplesFailed  int64 `json:"samples_failed"`
+	FailedRequests int64 `json:"failed_requests"`
+	StatusCounts   map[string]int64 `json:"status_counts"`
+	Expected       struct {
+		Windows []fleet.Window `json:"windows"`
+	} `json:"expected"`
+}
+
+func readJSON(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("cannot read %s: %w", path, err)
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("cannot parse %s: %w", path, err)
+	}
+	return nil
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("==> "+format+"\n", args...)
+}
+
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+func waitReady(ctx context.Context, readyURL string, p *process) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(readyURL)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-p.done:
+			return fmt.Errorf("%s exited before it was ready; log:\n%s", p.name, p.tail())
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s not ready after 30 s; log:\n%s", p.name, p.tail())
+}
+
+// promQuery runs an instant query and returns the vector.
+func promQuery(base, q string, at time.Time) ([]promSample, error) {
+	v := url.Values{"query": {q}}
+	if !at.IsZero() {
+		v.Set("time", strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64))
+	}
+	resp, err := http.Get(base + "/api/v1/query?" + v.Encode())
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var out struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []struct {
+				Metric map[string]string `json:"metric"`
+				Value  [2]any            `json:"value"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("query %q: %w", q, err)
+	}
+	if out.Status != "success" {
+		return nil, errors.New("query " + q + ": " + out.Error)
+	}
+	res := make([]promSample, 0, len(out.Data.Result))
+	for _, r := range out.Data.Result {
+		s, _ := r.Value[1].(string)
+		f, _ := strconv.ParseFloat(s, 64)
+		res = append(res, promSample{labels: r.Metric, value: f})
+	}
+	return res, nil
+}
+
+type promSample struct {
+	labels map[string]string
+	value  float64
+}
