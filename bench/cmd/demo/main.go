@@ -138,12 +138,12 @@ func run(o options) error {
 }
 
 type fleetSummary struct {
-	Vehicles       int   `json:"vehicles"`
-	Series         int   `json:"series"`
-	Requests       int64 `json:"requests"`
-	SamplesSent    int64 `json:"samples_sent"`
-	SamplesFailed  int64 `json:"samples_failed"`
-	FailedRequests int64 `json:"failed_requests"`
+	Vehicles       int              `json:"vehicles"`
+	Series         int              `json:"series"`
+	Requests       int64            `json:"requests"`
+	SamplesSent    int64            `json:"samples_sent"`
+	SamplesFailed  int64            `json:"samples_failed"`
+	FailedRequests int64            `json:"failed_requests"`
 	StatusCounts   map[string]int64 `json:"status_counts"`
 	Expected       struct {
 		Windows []fleet.Window `json:"windows"`
