@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -158,4 +159,42 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// receiver is a remote-write receiver on 127.0.0.1 whose answers the test
+// decides; respond gets the number of samples in each request.
+type receiver struct{ url string }
+
+func (r *receiver) URL() string { return r.url }
+
+func startReceiver(t *testing.T, respond func(w http.ResponseWriter, samples int)) *receiver {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		raw, err := snappy.Decode(nil, body)
+		var req prompb.WriteRequest
+		if err == nil {
+			err = proto.Unmarshal(raw, &req)
+		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n := 0
+		for _, ts := range req.Timeseries {
+			n += len(ts.Samples)
+		}
+		respond(w, n)
+	})}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return &receiver{url: "http://" + ln.Addr().String() + "/api/v1/write"}
 }

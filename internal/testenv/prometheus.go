@@ -39,6 +39,10 @@ type PrometheusOptions struct {
 	// ScrapeInterval and EvaluationInterval default to 1s.
 	ScrapeInterval     time.Duration
 	EvaluationInterval time.Duration
+	// RemoteWriteURLs makes this Prometheus a remote-write sender to each
+	// URL, flushing every second and sending metadata every second (so
+	// metadata-only requests happen within a test).
+	RemoteWriteURLs []string
 	// OutOfOrderTimeWindow lets the TSDB accept out-of-order samples this
 	// much older than a series' newest sample; 0 rejects them.
 	OutOfOrderTimeWindow time.Duration
@@ -236,6 +240,12 @@ func writePrometheusConfig(dir string, opts PrometheusOptions) (string, error) {
 	if s := strings.TrimSpace(opts.ScrapeConfigs); s != "" {
 		// A block sequence may sit at the key's indentation.
 		out = append(out, "scrape_configs:\n"+s+"\n"...)
+	}
+	if len(opts.RemoteWriteURLs) > 0 {
+		out = append(out, "remote_write:\n"...)
+		for _, u := range opts.RemoteWriteURLs {
+			out = append(out, fmt.Sprintf("  - url: %q\n    queue_config: {batch_send_deadline: 1s, min_backoff: 100ms, max_backoff: 1s}\n    metadata_config: {send_interval: 1s}\n", u)...)
+		}
 	}
 	cfgPath := filepath.Join(dir, "prometheus.yml")
 	if err := os.WriteFile(cfgPath, out, 0o644); err != nil {
