@@ -89,6 +89,9 @@ func Load(name string, data []byte, lookupEnv func(string) (string, bool)) (*Con
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, append(errs, yamlErrors(name, nil, err)...)
 	}
+	if scalarErrs := checkScalars(name, &root); len(scalarErrs) > 0 {
+		return nil, append(errs, scalarErrs...)
+	}
 	cfg := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

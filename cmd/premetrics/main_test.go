@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestCheckValidExample(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := dispatch([]string{"check", "../../config.example.yaml"}, &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "OK (4 aggregations, 1 remote_write endpoints)") {
+		t.Fatalf("output: %s", out.String())
+	}
+}
+
+// TestCheckReportsEveryProblem: one run lists every problem with file,
+// line, field path and what is wrong, and exits 1.
+func TestCheckReportsEveryProblem(t *testing.T) {
+	file := writeFile(t, `server:
+  listen_address: 127.0.0.1:9201
+relabel_configs:
+  - action: replace
+    regex: '(['
+aggregations:
+  - name: a
+    match: 'vehicle_rpm{'
+    interval: 1m
+    by: [region]
+    without: [model]
+    outputs: [avg, median]
+    lateness: 10x
+remote_write:
+  - url: 'not a url'
+`)
+	var out, errOut bytes.Buffer
+	if code := dispatch([]string{"check", file}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1; stderr: %s", code, errOut.String())
+	}
+	got := errOut.String()
+	for _, want := range []string{
+		"INVALID",
+		`c.yaml:5: relabel_configs[0].regex: invalid regex "([": error parsing regexp`,
+		`c.yaml:13: aggregations[0].lateness:`,
+		`10x`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+
+	// With the decode errors fixed, the semantic ones all appear together.
+	file = writeFile(t, `aggregations:
+  - name: a
+    match: 'vehicle_rpm{'
+    interval: 1m
+    by: [region]
+    without: [model]
+    outputs: [avg, median]
+remote_write:
+  - url: 'not a url'
+`)
+	errOut.Reset()
+	if code := dispatch([]string{"check", file}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	got = errOut.String()
+	for _, want := range []string{
+		`c.yaml:3: aggregations[0].match: cannot parse selector "vehicle_rpm{"`,
+		`aggregations[0]: by and without are mutually exclusive`,
+		`c.yaml:7: aggregations[0].outputs[1]: unknown output "median"`,
+		`c.yaml:9: remote_write[0].url:`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("output lacks %q:\n%s", want, got)
+		}
+	}
+}
+
+func TestUsageAndVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := dispatch(nil, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage: premetrics") {
+		t.Fatalf("no args: exit %d, %s", code, errOut.String())
+	}
+	out.Reset()
+	if code := dispatch([]string{"version"}, &out, &errOut); code != 0 || !strings.HasPrefix(out.String(), "premetrics ") {
+		t.Fatalf("version: exit %d, %q", code, out.String())
+	}
+	errOut.Reset()
+	if code := dispatch([]string{"frobnicate"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown command "frobnicate"`) {
+		t.Fatalf("unknown: exit %d, %s", code, errOut.String())
+	}
+}
+
+func TestRunFailsClearlyOnBadConfig(t *testing.T) {
+	file := writeFile(t, "bogus: true\n")
+	var errOut bytes.Buffer
+	if code := dispatch([]string{"run", "--config.file=" + file, "--storage.path=" + t.TempDir()}, &bytes.Buffer{}, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	if !strings.Contains(errOut.String(), "field bogus not found") {
+		t.Fatalf("stderr: %s", errOut.String())
+	}
+}
