@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -73,7 +74,16 @@ func LoadFile(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cannot read config: %w", err)
 	}
-	return Load(path, data, nil)
+	cfg, err := Load(path, data, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Relative file names (tls_config, password_file, ...) are relative to
+	// the config file, as in Prometheus.
+	for i := range cfg.RemoteWrite {
+		cfg.RemoteWrite[i].HTTPClientConfig.SetDirectory(filepath.Dir(path))
+	}
+	return cfg, nil
 }
 
 // Load parses and validates data; name is used in messages. lookupEnv

@@ -70,7 +70,7 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
     outputs: [max]
 ` + rw,
 			want: []string{
-				"t.yaml:10: ",                      // bad duration reported by the decoder on its line
+				"t.yaml:10: ", // bad duration reported by the decoder on its line
 			},
 		},
 		{

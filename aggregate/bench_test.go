@@ -1,0 +1,198 @@
+package aggregate
+
+import (
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/premetrics/premetrics/batch"
+)
+
+const benchT0 = int64(1_700_000_000_000) // a window start for every interval used here
+
+// benchBatch returns a batch of series vehicle_rpm{region, vehicle} with
+// one sample each, spread over groups regions.
+func benchBatch(series, groups int) *batch.Batch {
+	b := &batch.Batch{}
+	for i := range series {
+		b.StartSeries()
+		b.AddLabel(batch.MetricName, "vehicle_rpm")
+		b.AddLabel("region", "region-"+strconv.Itoa(i%groups))
+		b.AddLabel("vehicle", "vehicle-"+strconv.Itoa(i))
+		b.AddLabel("engine", "ic")
+		b.AddSample(benchT0, float64(i%5000))
+		b.FinishSeries()
+	}
+	return b
+}
+
+// setTimestamps moves every sample to ts. With rising, values grow too
+// (counters); otherwise they stay, so sets and sketches reach a steady
+// state.
+func setTimestamps(b *batch.Batch, ts int64, rising bool) {
+	for i := range b.Series {
+		b.Series[i].Samples[0].Timestamp = ts
+		if rising {
+			b.Series[i].Samples[0].Value++
+		}
+	}
+}
+
+func newBench(b *testing.B, cfg Config) *Aggregator {
+	b.Helper()
+	a, err := New(cfg, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a
+}
+
+// BenchmarkPush measures aggregating into existing groups and windows,
+// one benchmark per output: 1000 series into 100 groups per Push.
+func BenchmarkPush(b *testing.B) {
+	outputs := []string{"sum_samples", "count_samples", "count_series", "min", "max", "avg", "last", "first",
+		"stddev", "stdvar", "unique_samples", "quantiles(0.5, 0.99)", "total", "increase", "rate_sum", "rate_avg"}
+	for _, out := range outputs {
+		b.Run(out, func(b *testing.B) {
+			a := newBench(b, Config{
+				Name: "bench", Match: "vehicle_rpm", Interval: model.Duration(24 * time.Hour),
+				By: []string{"region"}, Outputs: []string{out},
+			})
+			in := benchBatch(1000, 100)
+			marks := make([]uint8, len(in.Series))
+			ts := benchT0
+			rising := a.layout.counters
+			for range 2 { // create groups, windows, baselines, rate slots
+				ts++
+				setTimestamps(in, ts, rising)
+				a.Push(in, marks, time.UnixMilli(ts))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				ts++
+				setTimestamps(in, ts, rising)
+				a.Push(in, marks, time.UnixMilli(ts))
+			}
+			b.ReportMetric(float64(b.N*len(in.Series))/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkPushParallel measures Push from all CPUs into shared state;
+// each goroutine pushes its own vehicles, as separate clients would. With
+// shared_groups every goroutine updates the same 100 groups (their state
+// cache lines move between CPUs); with disjoint_groups they do not.
+func BenchmarkPushParallel(b *testing.B) {
+	procs := runtime.GOMAXPROCS(0)
+	for _, tc := range []struct {
+		name   string
+		groups int
+	}{{"shared_groups", 100}, {"disjoint_groups", 1000 * procs}} {
+		b.Run(tc.name, func(b *testing.B) {
+			a := newBench(b, Config{
+				Name: "bench", Match: "vehicle_rpm", Interval: model.Duration(24 * time.Hour),
+				By: []string{"region"}, Outputs: []string{"avg", "max"},
+			})
+			all := benchBatch(1000*procs, tc.groups)
+			ins := make([]*batch.Batch, procs)
+			for p := range ins { // disjoint vehicles, walking the groups from different offsets
+				ins[p] = &batch.Batch{}
+				part := all.Series[p*1000 : (p+1)*1000]
+				for i := range part {
+					s := part[(i+p*500)%len(part)]
+					ins[p].AppendSeries(s.Labels, s.Samples)
+				}
+			}
+			a.Push(all, make([]uint8, len(all.Series)), time.UnixMilli(benchT0))
+			var next atomic.Int32
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				in := ins[int(next.Add(1)-1)%procs]
+				marks := make([]uint8, len(in.Series))
+				for pb.Next() {
+					a.Push(in, marks, time.UnixMilli(benchT0+1))
+				}
+			})
+			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkPushWindowTurnover pushes across window boundaries and flushes
+// as windows close: state recycling keeps it allocation-free apart from
+// the output batch's own growth.
+func BenchmarkPushWindowTurnover(b *testing.B) {
+	a := newBench(b, Config{
+		Name: "bench", Match: "vehicle_rpm", Interval: model.Duration(time.Second),
+		By: []string{"region"}, Outputs: []string{"avg", "count_series", "quantiles(0.5)", "rate_sum"},
+		Lateness: dur(0),
+	})
+	in := benchBatch(1000, 100)
+	marks := make([]uint8, len(in.Series))
+	out := &batch.Batch{}
+	ts := benchT0
+	step := func() {
+		ts += 100
+		setTimestamps(in, ts, true)
+		now := time.UnixMilli(ts)
+		a.Push(in, marks, now)
+		out.Reset()
+		a.Flush(now, false, out)
+	}
+	for range 50 { // warm up free lists over several windows
+		step()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		step()
+	}
+	b.ReportMetric(float64(b.N*len(in.Series))/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkFlush measures emitting one window of 100k groups.
+func BenchmarkFlush(b *testing.B) {
+	for _, outs := range [][]string{{"avg"}, {"sum_samples", "count_samples", "max"}, {"quantiles(0.5, 0.9, 0.99)"}} {
+		name := outs[0]
+		if len(outs) > 1 {
+			name = strconv.Itoa(len(outs)) + "outputs"
+		}
+		b.Run(name, func(b *testing.B) {
+			const groups = 100_000
+			a := newBench(b, Config{
+				Name: "bench", Match: "vehicle_rpm", Interval: model.Duration(time.Minute),
+				By: []string{"region"}, Outputs: outs, Lateness: dur(0),
+			})
+			in := benchBatch(groups, groups)
+			marks := make([]uint8, len(in.Series))
+			out := &batch.Batch{}
+			ts := benchT0
+			cycle := func() { // fill one window, then close it
+				setTimestamps(in, ts, false)
+				a.Push(in, marks, time.UnixMilli(ts))
+				ts += 60_000
+				out.Reset()
+			}
+			cycle()
+			a.Flush(time.UnixMilli(ts), false, out) // grow the output batch once
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				cycle()
+				b.StartTimer()
+				a.Flush(time.UnixMilli(ts), false, out)
+			}
+			b.StopTimer()
+			if want := groups * len(outs); len(out.Series) < want {
+				b.Fatalf("flush emitted %d series, want >= %d", len(out.Series), want)
+			}
+			b.ReportMetric(float64(b.N*groups)/b.Elapsed().Seconds(), "groups/s")
+		})
+	}
+}
