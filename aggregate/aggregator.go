@@ -196,9 +196,9 @@ func (a *Aggregator) Push(b *batch.Batch, marks []uint8, now time.Time) {
 		}
 		sc.key = a.groupKey(ls, sc.key[:0])
 		var gh, seriesHash uint64
-		gh, sc.hashBuf = hashLabels(sc.key, sc.hashBuf)
+		gh, sc.hashBuf = batch.HashWithBuf(sc.key, sc.hashBuf)
 		if a.layout.counters || a.layout.seriesSet {
-			seriesHash, sc.hashBuf = hashLabels(ls, sc.hashBuf)
+			seriesHash, sc.hashBuf = batch.HashWithBuf(ls, sc.hashBuf)
 		}
 		a.pushSeries(&a.shards[gh%numShards], gh, sc.key, seriesHash, s.Samples, nowMs, &c)
 	}

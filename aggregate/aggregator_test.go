@@ -2,7 +2,6 @@ package aggregate
 
 import (
 	"math"
-	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -20,20 +19,6 @@ func mustNew(t *testing.T, cfg Config, opts Options) *Aggregator {
 		t.Fatal(err)
 	}
 	return a
-}
-
-func TestHashLabelsEqualsBatchHash(t *testing.T) {
-	for _, ls := range [][]batch.Label{
-		nil,
-		{{Name: "__name__", Value: "x"}},
-		{{Name: "__name__", Value: "vehicle_rpm"}, {Name: "region", Value: "eu-west-1"}, {Name: "vehicle", Value: strings.Repeat("v", 100)}},
-		{{Name: "a", Value: ""}, {Name: "b", Value: "ü\xff"}},
-	} {
-		got, _ := hashLabels(ls, nil)
-		if want := batch.Hash(ls); got != want {
-			t.Errorf("hashLabels(%v) = %x, batch.Hash = %x", ls, got, want)
-		}
-	}
 }
 
 // Push must not keep the batch's strings: labels that alias a reused

@@ -7,8 +7,6 @@ import (
 	"sync"
 	"unsafe"
 
-	"github.com/cespare/xxhash/v2"
-
 	"github.com/premetrics/premetrics/batch"
 )
 
@@ -307,19 +305,4 @@ func cloneLabels(ls []batch.Label) []batch.Label {
 		off += len(l.Value)
 	}
 	return out
-}
-
-// hashLabels returns batch.Hash(ls) (the same value: xxhash64 over name,
-// 0xff, value, 0xff per label), computed in one pass over a byte copy in
-// buf, which is much cheaper than streaming small writes. It returns the
-// grown buf for reuse.
-func hashLabels(ls []batch.Label, buf []byte) (uint64, []byte) {
-	buf = buf[:0]
-	for _, l := range ls {
-		buf = append(buf, l.Name...)
-		buf = append(buf, 0xff)
-		buf = append(buf, l.Value...)
-		buf = append(buf, 0xff)
-	}
-	return xxhash.Sum64(buf), buf
 }

@@ -196,6 +196,20 @@ func Hash(ls []Label) uint64 {
 	return d.Sum64()
 }
 
+// HashWithBuf returns Hash(ls), using buf as scratch space to hash in one
+// pass (faster than streaming for short label sets); it returns buf for
+// reuse.
+func HashWithBuf(ls []Label, buf []byte) (uint64, []byte) {
+	buf = buf[:0]
+	for i := range ls {
+		buf = append(buf, ls[i].Name...)
+		buf = append(buf, 0xff)
+		buf = append(buf, ls[i].Value...)
+		buf = append(buf, 0xff)
+	}
+	return xxhash.Sum64(buf), buf
+}
+
 // String formats ls like Prometheus: name{a="b", c="d"}.
 func String(ls []Label) string {
 	var sb strings.Builder

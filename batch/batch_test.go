@@ -83,6 +83,19 @@ func TestHashIsStableAndOrderSensitive(t *testing.T) {
 	}
 }
 
+func TestHashWithBufEqualsHash(t *testing.T) {
+	for _, ls := range [][]Label{
+		nil,
+		{{MetricName, "x"}},
+		{{MetricName, "vehicle_rpm"}, {"region", "eu-west-1"}, {"vehicle", strings.Repeat("v", 100)}},
+		{{"a", ""}, {"b", "ü\xff"}},
+	} {
+		if got, _ := HashWithBuf(ls, nil); got != Hash(ls) {
+			t.Errorf("HashWithBuf(%v) = %x, Hash = %x", ls, got, Hash(ls))
+		}
+	}
+}
+
 func TestBytesArenaAndReset(t *testing.T) {
 	b := GetBatch()
 	buf := b.Bytes(4)
