@@ -184,16 +184,9 @@ func SortLabels(ls []Label) bool {
 
 // Hash returns the stable hash of ls; see the package doc.
 func Hash(ls []Label) uint64 {
-	var d xxhash.Digest
-	d.Reset()
-	sep := [1]byte{0xff}
-	for i := range ls {
-		_, _ = d.WriteString(ls[i].Name)
-		_, _ = d.Write(sep[:])
-		_, _ = d.WriteString(ls[i].Value)
-		_, _ = d.Write(sep[:])
-	}
-	return d.Sum64()
+	var stack [256]byte // most label sets fit: hashing stays allocation-free
+	h, _ := HashWithBuf(ls, stack[:0])
+	return h
 }
 
 // HashWithBuf returns Hash(ls), using buf as scratch space to hash in one

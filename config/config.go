@@ -168,10 +168,10 @@ func (c *Config) validate() []fieldError {
 		rw := &c.RemoteWrite[i]
 		prefix := fmt.Sprintf("remote_write[%d]", i)
 		add(prefix, rw.Validate())
-		if j, dup := endpoints[rw.Name]; dup && rw.Name != "" {
-			out = append(out, fieldError{path: prefix + ".name", msg: fmt.Sprintf("duplicate remote_write name %q (also remote_write[%d]); set distinct names", rw.Name, j)})
+		if j, dup := endpoints[rw.Endpoint()]; dup {
+			out = append(out, fieldError{path: prefix + ".name", msg: fmt.Sprintf("duplicate remote_write endpoint %q (also remote_write[%d]); set distinct names", rw.Endpoint(), j)})
 		}
-		endpoints[rw.Name] = i
+		endpoints[rw.Endpoint()] = i
 	}
 
 	for _, later := range []struct {

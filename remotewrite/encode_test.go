@@ -1,0 +1,174 @@
+package remotewrite
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/golang/snappy"
+	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/premetrics/premetrics/batch"
+)
+
+// decodeRequest decodes a compressed request with the reference (gogo) decoder.
+func decodeRequest(t testing.TB, compressed []byte) prompb.WriteRequest {
+	t.Helper()
+	wr, err := decodeWriteRequest(compressed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wr
+}
+
+func decodeWriteRequest(compressed []byte) (prompb.WriteRequest, error) {
+	var wr prompb.WriteRequest
+	raw, err := snappy.Decode(nil, compressed)
+	if err != nil {
+		return wr, fmt.Errorf("snappy: %w", err)
+	}
+	if err := wr.Unmarshal(raw); err != nil {
+		return wr, fmt.Errorf("unmarshal: %w", err)
+	}
+	return wr, nil
+}
+
+// grouped builds the encoder's input from series.
+func grouped(series []batch.Series) ([][]batch.Label, []int32, []batch.Sample) {
+	var ls [][]batch.Label
+	offsets := []int32{0}
+	var samples []batch.Sample
+	for _, s := range series {
+		ls = append(ls, s.Labels)
+		samples = append(samples, s.Samples...)
+		offsets = append(offsets, int32(len(samples)))
+	}
+	return ls, offsets, samples
+}
+
+func TestEncodeMatchesPrompb(t *testing.T) {
+	series := []batch.Series{
+		{
+			Labels:  []batch.Label{{Name: "__name__", Value: "cpu"}, {Name: "host", Value: "a"}},
+			Samples: []batch.Sample{{Timestamp: 1000, Value: 1.5}, {Timestamp: 2000, Value: 0}, {Timestamp: 0, Value: math.Copysign(0, -1)}},
+		},
+		{
+			Labels:  []batch.Label{{Name: "__name__", Value: "neg"}, {Name: "empty", Value: ""}, {Name: "long", Value: string(make([]byte, 300))}},
+			Samples: []batch.Sample{{Timestamp: -5, Value: math.Inf(-1)}, {Timestamp: math.MaxInt64, Value: math.NaN()}},
+		},
+		{Labels: []batch.Label{{Name: "__name__", Value: "no_samples"}}},
+	}
+	ls, offsets, samples := grouped(series)
+	var e encoder
+	for lo := range len(series) {
+		for hi := lo; hi <= len(series); hi++ {
+			wr := decodeRequest(t, e.encode(ls, offsets, samples, lo, hi))
+			if len(wr.Timeseries) != hi-lo {
+				t.Fatalf("[%d,%d): %d timeseries", lo, hi, len(wr.Timeseries))
+			}
+			for i, ts := range wr.Timeseries {
+				want := series[lo+i]
+				if len(ts.Labels) != len(want.Labels) || len(ts.Samples) != len(want.Samples) {
+					t.Fatalf("series %d: got %v", lo+i, ts)
+				}
+				for j, l := range ts.Labels {
+					if l.Name != want.Labels[j].Name || l.Value != want.Labels[j].Value {
+						t.Errorf("series %d label %d = %v, want %v", lo+i, j, l, want.Labels[j])
+					}
+				}
+				for j, s := range ts.Samples {
+					w := want.Samples[j]
+					if s.Timestamp != w.Timestamp || math.Float64bits(s.Value) != math.Float64bits(w.Value) {
+						t.Errorf("series %d sample %d = %v, want %v", lo+i, j, s, w)
+					}
+				}
+			}
+		}
+	}
+	// The bytes equal gogo's marshalling (zero fields omitted), except that
+	// we keep -0, which gogo drops; compare a request without it.
+	ls2, off2, smp2 := grouped(series[1:])
+	want := prompb.WriteRequest{}
+	for _, s := range series[1:] {
+		ts := prompb.TimeSeries{}
+		for _, l := range s.Labels {
+			ts.Labels = append(ts.Labels, prompb.Label{Name: l.Name, Value: l.Value})
+		}
+		for _, x := range s.Samples {
+			ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: x.Timestamp, Value: x.Value})
+		}
+		want.Timeseries = append(want.Timeseries, ts)
+	}
+	wantBytes, err := want.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := e.marshal(ls2, off2, smp2, 0, 2); string(got) != string(wantBytes) {
+		t.Errorf("marshal differs from prompb:\n got %x\nwant %x", got, wantBytes)
+	}
+}
+
+func FuzzEncode(f *testing.F) {
+	f.Add("cpu", "host", "a", int64(1000), 1.5, uint8(3))
+	f.Add("", "", "", int64(-1), math.Inf(1), uint8(0))
+	f.Fuzz(func(t *testing.T, name, ln, lv string, ts int64, v float64, n uint8) {
+		s := batch.Series{Labels: []batch.Label{{Name: "__name__", Value: name}, {Name: "l" + ln, Value: lv}}}
+		for i := range int(n % 16) {
+			s.Samples = append(s.Samples, batch.Sample{Timestamp: ts + int64(i), Value: v * float64(i)})
+		}
+		ls, offsets, samples := grouped([]batch.Series{s, s})
+		var e encoder
+		wr := decodeRequest(t, e.encode(ls, offsets, samples, 0, 2))
+		if len(wr.Timeseries) != 2 {
+			t.Fatalf("%d timeseries", len(wr.Timeseries))
+		}
+		for _, got := range wr.Timeseries {
+			if got.Labels[0].Value != name || got.Labels[1].Name != "l"+ln || got.Labels[1].Value != lv {
+				t.Fatalf("labels %v", got.Labels)
+			}
+			if len(got.Samples) != len(s.Samples) {
+				t.Fatalf("%d samples, want %d", len(got.Samples), len(s.Samples))
+			}
+			for i, x := range got.Samples {
+				if x.Timestamp != s.Samples[i].Timestamp || math.Float64bits(x.Value) != math.Float64bits(s.Samples[i].Value) {
+					t.Fatalf("sample %d = %v, want %v", i, x, s.Samples[i])
+				}
+			}
+		}
+	})
+}
+
+// benchSeries returns n series of 8 labels with k samples each, like an
+// aggregation output.
+func benchSeries(n, k int) []batch.Series {
+	series := make([]batch.Series, n)
+	for i := range series {
+		series[i].Labels = []batch.Label{
+			{Name: "__name__", Value: "vehicle_rpm:1m_by_region_avg"},
+			{Name: "cluster", Value: "prod-eu-1"},
+			{Name: "instance", Value: fmt.Sprintf("10.0.%d.%d:9100", i/250, i%250)},
+			{Name: "job", Value: "premetrics"},
+			{Name: "model", Value: fmt.Sprintf("model-%d", i%17)},
+			{Name: "region", Value: fmt.Sprintf("region-%d", i%5)},
+			{Name: "series", Value: fmt.Sprint(i)},
+			{Name: "zone", Value: "a"},
+		}
+		for j := range k {
+			series[i].Samples = append(series[i].Samples, batch.Sample{Timestamp: 1_700_000_000_000 + int64(j)*60_000, Value: float64(i*j) + 0.25})
+		}
+	}
+	return series
+}
+
+func BenchmarkEncode(b *testing.B) {
+	ls, offsets, samples := grouped(benchSeries(1000, 2)) // 2000 samples: one max_samples_per_send batch
+	var e encoder
+	e.encode(ls, offsets, samples, 0, len(ls))
+	b.SetBytes(int64(len(e.pb)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		e.encode(ls, offsets, samples, 0, len(ls))
+	}
+	b.ReportMetric(float64(len(samples)), "samples/op")
+}
