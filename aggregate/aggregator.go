@@ -325,7 +325,7 @@ func (a *Aggregator) pushSeries(sh *shard, gh uint64, key []batch.Label, seriesH
 
 // newGroup creates the group for key, cloning its labels.
 func (a *Aggregator) newGroup(sh *shard, h uint64, key []batch.Label) *group {
-	g := &group{labels: cloneLabels(key), hash: h}
+	g := &group{labels: batch.Clone(key), hash: h}
 	for i, l := range g.labels {
 		if l.Name == batch.MetricName {
 			g.nameIdx = i

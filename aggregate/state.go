@@ -3,7 +3,6 @@ package aggregate
 import (
 	"math"
 	"slices"
-	"strings"
 	"sync"
 	"unsafe"
 
@@ -111,7 +110,7 @@ func (sh *shard) init() {
 // lookup returns the group with labels key and hash h, or nil.
 func (sh *shard) lookup(h uint64, key []batch.Label) *group {
 	for g := sh.groups[h]; g != nil; g = g.next {
-		if labelsEqual(g.labels, key) {
+		if batch.Equal(g.labels, key) {
 			return g
 		}
 	}
@@ -268,41 +267,4 @@ func (sh *shard) sweep(nowMs, stalenessMs, intervalMs int64) {
 		}
 	}
 	sh.trimFree()
-}
-
-func labelsEqual(a, b []batch.Label) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// cloneLabels copies ls into memory owned by the aggregator: one string
-// holding every name and value, and one slice.
-func cloneLabels(ls []batch.Label) []batch.Label {
-	n := 0
-	for _, l := range ls {
-		n += len(l.Name) + len(l.Value)
-	}
-	var sb strings.Builder
-	sb.Grow(n)
-	for _, l := range ls {
-		sb.WriteString(l.Name)
-		sb.WriteString(l.Value)
-	}
-	s := sb.String()
-	out := make([]batch.Label, len(ls))
-	off := 0
-	for i, l := range ls {
-		out[i].Name = s[off : off+len(l.Name)]
-		off += len(l.Name)
-		out[i].Value = s[off : off+len(l.Value)]
-		off += len(l.Value)
-	}
-	return out
 }

@@ -189,6 +189,36 @@ func Hash(ls []Label) uint64 {
 	return h
 }
 
+// Equal reports whether a and b hold the same labels in the same order.
+func Equal(a, b []Label) bool {
+	return slices.Equal(a, b)
+}
+
+// Clone copies ls into new memory with all names and values in one string,
+// so the copy outlives the batch ls came from (two allocations in all).
+func Clone(ls []Label) []Label {
+	n := 0
+	for _, l := range ls {
+		n += len(l.Name) + len(l.Value)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, l := range ls {
+		sb.WriteString(l.Name)
+		sb.WriteString(l.Value)
+	}
+	s := sb.String()
+	out := make([]Label, len(ls))
+	off := 0
+	for i, l := range ls {
+		out[i].Name = s[off : off+len(l.Name)]
+		off += len(l.Name)
+		out[i].Value = s[off : off+len(l.Value)]
+		off += len(l.Value)
+	}
+	return out
+}
+
 // HashWithBuf returns Hash(ls), using buf as scratch space to hash in one
 // pass (faster than streaming for short label sets); it returns buf for
 // reuse.

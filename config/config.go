@@ -298,7 +298,7 @@ func yamlErrors(file string, root *yaml.Node, err error) Errors {
 	for _, m := range msgs {
 		e := parseLinePrefixed(file, m)
 		if e.Line == 0 && root != nil {
-			e.Path, e.Line = findQuotedValue(root, "", m)
+			e.Path, e.Line = findQuotedValue(root, m)
 		}
 		out = append(out, e)
 	}
@@ -307,35 +307,43 @@ func yamlErrors(file string, root *yaml.Node, err error) Errors {
 
 // findQuotedValue returns the path and line of the longest scalar value
 // (two characters at least) that msg contains, or "", 0.
-func findQuotedValue(n *yaml.Node, path string, msg string) (string, int) {
+func findQuotedValue(root *yaml.Node, msg string) (string, int) {
 	bestPath, bestLine, bestLen := "", 0, 1
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
+	walkNodes(root, func(path, _ string, n *yaml.Node) {
+		if n.Kind == yaml.ScalarNode && len(n.Value) > bestLen && strings.Contains(msg, n.Value) {
+			bestPath, bestLine, bestLen = path, n.Line, len(n.Value)
+		}
+	})
+	return bestPath, bestLine
+}
+
+// walkNodes calls fn for every node below root with its field path and the
+// mapping key it belongs to (for list items, the key of the list).
+func walkNodes(root *yaml.Node, fn func(path, key string, n *yaml.Node)) {
+	var walk func(n *yaml.Node, path, key string)
+	walk = func(n *yaml.Node, path, key string) {
+		fn(path, key, n)
 		switch n.Kind {
 		case yaml.DocumentNode:
 			for _, c := range n.Content {
-				walk(c, path)
+				walk(c, path, key)
 			}
 		case yaml.SequenceNode:
 			for i, c := range n.Content {
-				walk(c, fmt.Sprintf("%s[%d]", path, i))
+				walk(c, fmt.Sprintf("%s[%d]", path, i), key)
 			}
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				p := n.Content[i].Value
+				k := n.Content[i].Value
+				p := k
 				if path != "" {
-					p = path + "." + p
+					p = path + "." + k
 				}
-				walk(n.Content[i+1], p)
-			}
-		case yaml.ScalarNode:
-			if len(n.Value) > bestLen && strings.Contains(msg, n.Value) {
-				bestPath, bestLine, bestLen = path, n.Line, len(n.Value)
+				walk(n.Content[i+1], p, k)
 			}
 		}
 	}
-	walk(n, path)
-	return bestPath, bestLine
+	walk(root, "", "")
 }
 
 func parseLinePrefixed(file, msg string) *Error {

@@ -27,34 +27,14 @@ var (
 // or regex value that does not parse.
 func checkScalars(file string, root *yaml.Node) Errors {
 	var errs Errors
-	var walk func(n *yaml.Node, path string)
-	walk = func(n *yaml.Node, path string) {
-		switch n.Kind {
-		case yaml.DocumentNode:
-			for _, c := range n.Content {
-				walk(c, path)
-			}
-		case yaml.SequenceNode:
-			for i, c := range n.Content {
-				walk(c, fmt.Sprintf("%s[%d]", path, i))
-			}
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				key, val := n.Content[i].Value, n.Content[i+1]
-				p := key
-				if path != "" {
-					p = path + "." + key
-				}
-				if val.Kind == yaml.ScalarNode && val.Tag != "!!null" {
-					if msg := checkScalar(key, val.Value); msg != "" {
-						errs = append(errs, &Error{File: file, Line: val.Line, Path: p, Msg: msg})
-					}
-				}
-				walk(val, p)
-			}
+	walkNodes(root, func(path, key string, n *yaml.Node) {
+		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || !strings.HasSuffix(path, key) {
+			return // not a mapping value (a list item), or not a scalar
 		}
-	}
-	walk(root, "")
+		if msg := checkScalar(key, n.Value); msg != "" {
+			errs = append(errs, &Error{File: file, Line: n.Line, Path: path, Msg: msg})
+		}
+	})
 	return errs
 }
 

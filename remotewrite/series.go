@@ -1,8 +1,6 @@
 package remotewrite
 
 import (
-	"strings"
-
 	"github.com/premetrics/premetrics/batch"
 )
 
@@ -40,7 +38,7 @@ func newSeriesTable(limit int) seriesTable {
 // copy of the labels when needed. The caller adds refs before unlocking.
 func (t *seriesTable) intern(h uint64, ls []batch.Label) int32 {
 	ref, ok := t.index[h]
-	if ok && labelsEqual(t.entries[ref].labels, ls) {
+	if ok && batch.Equal(t.entries[ref].labels, ls) {
 		return ref
 	}
 	if t.live >= t.limit {
@@ -57,7 +55,7 @@ func (t *seriesTable) intern(h uint64, ls []batch.Label) int32 {
 		e = &t.entries[ref]
 	}
 	t.live++
-	*e = seriesEntry{labels: cloneLabels(ls), hash: h}
+	*e = seriesEntry{labels: batch.Clone(ls), hash: h}
 	if _, taken := t.index[h]; !taken {
 		e.indexed = true
 		t.index[h] = ref
@@ -91,40 +89,4 @@ func (t *seriesTable) nextGen() uint32 {
 		t.gen = 1
 	}
 	return t.gen
-}
-
-func labelsEqual(a, b []batch.Label) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-// cloneLabels copies ls with all strings in one allocation.
-func cloneLabels(ls []batch.Label) []batch.Label {
-	n := 0
-	for _, l := range ls {
-		n += len(l.Name) + len(l.Value)
-	}
-	var sb strings.Builder
-	sb.Grow(n)
-	for _, l := range ls {
-		sb.WriteString(l.Name)
-		sb.WriteString(l.Value)
-	}
-	s := sb.String()
-	out := make([]batch.Label, len(ls))
-	off := 0
-	for i, l := range ls {
-		out[i].Name = s[off : off+len(l.Name)]
-		off += len(l.Name)
-		out[i].Value = s[off : off+len(l.Value)]
-		off += len(l.Value)
-	}
-	return out
 }
