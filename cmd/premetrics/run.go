@@ -21,6 +21,8 @@ import (
 	"github.com/premetrics/premetrics/ingest"
 )
 
+const reloadUnsupported = "config reload is not supported yet: restart premetrics to apply a new config (windows whose end has passed are flushed on SIGTERM)"
+
 type runFlags struct {
 	configFile      string
 	listenAddress   string
@@ -114,6 +116,9 @@ func run(f runFlags, log *slog.Logger) error {
 		}
 		fmt.Fprintln(w, "premetrics is ready.")
 	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, reloadUnsupported, http.StatusNotImplemented)
+	})
 	ln, err := net.Listen("tcp", cfg.Server.ListenAddress)
 	if err != nil {
 		stopFlushing()
@@ -128,14 +133,24 @@ func run(f runFlags, log *slog.Logger) error {
 		"aggregations", len(cfg.Aggregations), "remote_write", len(cfg.RemoteWrite))
 
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
 	var runErr error
-	select {
-	case sig := <-sigs:
-		log.Info("shutting down", "signal", sig.String())
-	case err := <-serveErr:
-		runErr = fmt.Errorf("http server failed: %w", err)
+wait:
+	for {
+		select {
+		case sig := <-sigs:
+			if sig == syscall.SIGHUP {
+				// Without this, SIGHUP would kill the process and its state.
+				log.Warn(reloadUnsupported)
+				continue
+			}
+			log.Info("shutting down", "signal", sig.String())
+			break wait
+		case err := <-serveErr:
+			runErr = fmt.Errorf("http server failed: %w", err)
+			break wait
+		}
 	}
 
 	ready.Store(false)
