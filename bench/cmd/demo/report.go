@@ -178,7 +178,9 @@ func (r *report) showSeries(w io.Writer) error {
 func labelText(ls map[string]string) string {
 	keys := make([]string, 0, len(ls))
 	for k := range ls {
-		keys = append(keys, k)
+		if k != "__name__" {
+			keys = append(keys, k)
+		}
 	}
 	sort.Strings(keys)
 	parts := make([]string, 0, len(keys))
