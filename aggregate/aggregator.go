@@ -58,34 +58,24 @@ type Aggregator struct {
 	suffixes []string // per output: ":<interval>[_by_..|_without_..]_<output>"
 	keepName bool
 	layout   layout
+	slotsK   int // window slots per group, see newSlotsK
 
+	syms    *symbols
 	shards  []shard
 	scratch sync.Pool // *pushScratch
+	budget
 
-	namesMu sync.Mutex
-	names   map[string][]string // input metric name -> output names (per output)
-
-	flushMu sync.Mutex // serializes Flush; guards the fields below and group.total
-	closed  []closedWindow
+	flushMu sync.Mutex // serializes Flush; guards the fields below and shard.totals
+	due     []int64    // window numbers due in this Flush
+	emitBuf []emitRec
+	vals    []float64 // output values of emitBuf
+	skPool  []*sketch // emptied sketches, swapped into slots whose window was emitted
 	lbuf    []batch.Label
+	qbuf    []batch.Label
 	rbuf    []batch.Label
 	sbuf    [1]batch.Sample
 
 	metrics aggMetrics
-}
-
-// pushScratch holds Push's reusable buffers.
-type pushScratch struct {
-	relabeled []batch.Label
-	key       []batch.Label
-	hashBuf   []byte
-}
-
-// closedWindow is a window taken out of a shard by Flush.
-type closedWindow struct {
-	start  int64
-	shard  int
-	states []*winState
 }
 
 // New validates cfg and compiles it into an Aggregator with empty state.
@@ -102,8 +92,10 @@ func New(cfg Config, opts Options) (*Aggregator, error) {
 		latenessMs:  duration(cfg.Lateness, DefaultLateness).Milliseconds(),
 		skewMs:      duration(cfg.MaxFutureSkew, DefaultMaxFutureSkew).Milliseconds(),
 		stalenessMs: duration(cfg.StalenessInterval, defaultStalenessIntervals*time.Duration(cfg.Interval)).Milliseconds(),
-		names:       make(map[string][]string),
+		syms:        newSymbols(),
 	}
+	a.maxGroups = int64(limit(cfg.MaxOutputSeries, DefaultMaxOutputSeries))
+	a.maxSeries = int64(limit(cfg.MaxInputSeries, DefaultMaxInputSeries))
 	if cfg.KeepInput {
 		a.mark = MarkKept
 	}
@@ -140,6 +132,7 @@ func New(cfg Config, opts Options) (*Aggregator, error) {
 		a.suffixes = append(a.suffixes, ":"+cfg.Interval.String()+groupPart+"_"+outputNames[o.kind])
 	}
 	a.layout = newLayout(a.outputs)
+	a.slotsK = newSlotsK(a.intervalMs, a.latenessMs)
 
 	m := opts.Metrics
 	if m == nil {
@@ -150,83 +143,74 @@ func New(cfg Config, opts Options) (*Aggregator, error) {
 	a.shards = make([]shard, numShards)
 	for i := range a.shards {
 		a.shards[i].init()
+		a.shards[i].slots = newSlotStore(&a.layout)
+		a.shards[i].extraSlots = newSlotStore(&a.layout)
 	}
 	a.scratch.New = func() any { return new(pushScratch) }
 	return a, nil
 }
 
+// newSlotsK returns how many window slots each group carries inline: the
+// windows a group with in-order samples has open at once (the current one
+// and those still waiting out their lateness), between 2 and
+// maxSlotsPerGroup. Further windows use extra slots.
+func newSlotsK(intervalMs, latenessMs int64) int {
+	k := 1 + (latenessMs+intervalMs-1)/intervalMs
+	return int(min(max(k, 2), maxSlotsPerGroup))
+}
+
 // Name returns the aggregation's configured name.
 func (a *Aggregator) Name() string { return a.name }
 
-// Push feeds the matching samples of b into their open windows.
-//
-// For every series the match selector selects, Push ORs MarkKept
-// (keep_input) or MarkConsumed into marks[i]; len(marks) must be
-// len(b.Series). A sample of a selected series is skipped when it fails
-// the selector's comparison; skipped and counted when it is a stale
-// marker, lies more than max_future_skew after now, or belongs to a window
-// already emitted or closed (window end + lateness < now). now is the
-// wall clock.
-//
-// Push does not modify b and keeps none of its memory: label strings are
-// cloned when a new group is created. It is safe for concurrent use with
-// Push and Flush. Aggregating into existing groups and windows does not
-// allocate (input_relabel_configs may, as Prometheus' relabeling does).
-func (a *Aggregator) Push(b *batch.Batch, marks []uint8, now time.Time) {
-	nowMs := now.UnixMilli()
-	sc := a.scratch.Get().(*pushScratch)
-	var c pushCounts
-	for i := range b.Series {
-		s := &b.Series[i]
-		if a.sel != nil && !a.sel.Matches(s.Labels) {
-			continue
-		}
-		marks[i] |= a.mark
-		if len(s.Samples) == 0 {
-			continue
-		}
-		ls := s.Labels
-		if a.inRelabel != nil {
-			out, keep := a.inRelabel.Apply(ls, sc.relabeled)
-			sc.relabeled = out[:0]
-			if !keep {
-				continue
-			}
-			ls = out
-		}
-		sc.key = a.groupKey(ls, sc.key[:0])
-		var gh, seriesHash uint64
-		gh, sc.hashBuf = batch.HashWithBuf(sc.key, sc.hashBuf)
-		if a.layout.counters || a.layout.seriesSet {
-			seriesHash, sc.hashBuf = batch.HashWithBuf(ls, sc.hashBuf)
-		}
-		a.pushSeries(&a.shards[gh%numShards], gh, sc.key, seriesHash, s.Samples, nowMs, &c)
-	}
-	clear(sc.relabeled[:cap(sc.relabeled)]) // do not keep b's strings alive in the pool
-	clear(sc.key[:cap(sc.key)])
-	a.scratch.Put(sc)
-	a.metrics.add(&c, !a.keepInput)
-}
-
-// pushSeries aggregates the samples of one input series under its shard's
-// lock. key is the group's labels (borrowed), gh their hash.
-func (a *Aggregator) pushSeries(sh *shard, gh uint64, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, c *pushCounts) {
+// pushSeries aggregates the samples of one input series; the caller holds
+// sh.mu. key is the group's labels (borrowed), gh their hash; overflow
+// says key is an overflow group. It returns false, having done nothing,
+// when the series has no group yet and max_output_series is reached.
+func (a *Aggregator) pushSeries(sh *shard, gh uint64, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, c *pushCounts) bool {
 	l := &a.layout
 	maxTs := nowMs + a.skewMs
 	// Below minTs a sample's window end + lateness is certainly < now;
 	// the early check also keeps the window arithmetic from overflowing.
 	minTs := nowMs - a.latenessMs - a.intervalMs
 
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	g := sh.lookup(gh, key) // created on the first aggregated sample
-	var ser seriesState
-	hasBase, serTouched := false, false
-	if l.counters {
-		ser, hasBase = sh.series[seriesHash]
+	gid := sh.lookup(a.syms, gh, key) // created on the first aggregated sample
+	reserved := false
+	if gid < 0 {
+		if !a.reserveGroup(overflow) {
+			if !overflow {
+				return false
+			}
+			c.groupLimitDropped += len(samples)
+			return true
+		}
+		reserved = true
 	}
-	var cur, setFor *winState
-	curStart := int64(math.MinInt64)
+
+	// Per-input-series state, copied in and written back at the end.
+	var cr counterRec
+	crPos, crTracked, hasBase := -1, false, false
+	crSeen, crTouched := false, false // a counter sample was looked at; the record changed
+	if l.counters {
+		if crPos = sh.counters.find(seriesHash); crPos >= 0 {
+			cr, crTracked, hasBase = *sh.counters.at(crPos), true, true
+		} else {
+			crTracked = reserve(&a.nCounters, a.maxSeries)
+		}
+	}
+	var cn countRec
+	cnPos, cnTracked, cnTouched := -1, false, false
+	if l.seriesSet {
+		if cnPos = sh.counted.find(seriesHash); cnPos >= 0 {
+			cn, cnTracked = *sh.counted.at(cnPos), true
+		} else {
+			cnTracked = reserve(&a.nCounted, a.maxSeries)
+		}
+	}
+
+	var st *slotStore
+	var si int
+	var f []float64
+	curWin := int64(math.MinInt64)
 	aggregated := 0
 	for _, smp := range samples {
 		ts, v := smp.Timestamp, smp.Value
@@ -252,98 +236,150 @@ func (a *Aggregator) pushSeries(sh *shard, gh uint64, key []batch.Label, seriesH
 			continue
 		}
 
+		limited := false // per-series state was needed but the series is untracked
 		counted, delta := false, 0.0
 		if l.counters {
-			serTouched = true
+			crSeen = crSeen || crTracked
 			switch {
+			case !crTracked:
+				limited = true
+				if l.onlyCounters {
+					c.inputLimited++
+					continue
+				}
 			case math.IsNaN(v): // not a counter value; keep the baseline
 				if l.onlyCounters {
 					continue
 				}
 			case !hasBase: // first sight: baseline only, no spike
-				ser = seriesState{prevTs: ts, prevV: v, rateWin: math.MinInt64}
-				hasBase = true
-			case ts <= ser.prevTs:
+				cr = counterRec{prevTs: ts, prevV: v}
+				hasBase, crTouched = true, true
+			case ts <= cr.prevTs:
 				c.outOfOrder++
 				if l.onlyCounters {
 					continue
 				}
 			default:
-				delta = v - ser.prevV
-				if v < ser.prevV { // reset
+				delta = v - cr.prevV
+				if v < cr.prevV { // reset
 					delta = v
 				}
 				counted = true
 			}
 		}
 
-		if start != curStart {
-			if g == nil {
-				g = a.newGroup(sh, gh, key)
+		w := start / a.intervalMs
+		if w != curWin {
+			if gid < 0 {
+				gid = a.newGroup(sh, gh, key, overflow)
+				reserved = false
 			}
-			cur = sh.window(l, a.intervalMs, g, start)
-			curStart = start
+			st, si = sh.slotFor(uint32(gid), w, a.slotsK, l)
+			f = st.f(si)
+			curWin = w
 		}
-		l.update(cur.f, ts, v)
+		l.update(f, ts, v)
 		if l.uniq {
-			cur.uniq[uniqKey(v)] = struct{}{}
+			m := st.uniq[si]
+			if m == nil {
+				m = make(map[uint64]struct{})
+				st.uniq[si] = m
+			}
+			m[uniqKey(v)] = struct{}{}
 		}
 		if l.sketch {
-			cur.sk.add(v)
+			sk := st.sk[si]
+			if sk == nil {
+				sk = &sketch{}
+				st.sk[si] = sk
+			}
+			sk.add(v)
 		}
-		if l.seriesSet && setFor != cur {
-			cur.seriesSet[seriesHash] = struct{}{}
-			setFor = cur
+		if l.seriesSet {
+			if cnTracked {
+				if cnPos < 0 && !cnTouched {
+					cn = countRec{win: w, bits: 1}
+					cnTouched = true
+					f[l.countSeries]++
+				} else if sh.countIn(&cn, seriesHash, w, a.intervalMs) {
+					cnTouched = true
+					f[l.countSeries]++
+				}
+			} else {
+				limited = true
+			}
 		}
 		if counted {
 			if l.increase >= 0 {
-				cur.f[l.increase] += delta
+				f[l.increase] += delta
 			}
 			if l.rates {
-				if ser.rateWin == start && int(ser.rateIdx) < len(cur.rates) {
-					r := &cur.rates[ser.rateIdx]
-					r.delta += delta
-					r.lastTs = ts
+				rs := st.rates[si]
+				if j := int(cr.rateIdx); j < len(rs) && rs[j].series == seriesHash {
+					rs[j].delta += delta
+					rs[j].lastTs = ts
 				} else {
-					ser.rateWin, ser.rateIdx = start, int32(len(cur.rates))
-					cur.rates = append(cur.rates, rateAcc{delta: delta, baseTs: ser.prevTs, lastTs: ts})
+					cr.rateIdx = uint32(len(rs))
+					st.rates[si] = append(rs, rateAcc{series: seriesHash, delta: delta, baseTs: cr.prevTs, lastTs: ts})
 				}
 			}
-			ser.prevTs, ser.prevV = ts, v
+			cr.prevTs, cr.prevV = ts, v
+			crTouched = true
+		}
+		if limited {
+			c.inputLimited++
 		}
 		aggregated++
 	}
 	if aggregated > 0 {
-		g.lastSeen = nowMs
+		sh.groups[gid].lastSeen = sh.seconds(nowMs)
 		c.aggregated += aggregated
-	}
-	if serTouched {
-		ser.lastSeen = nowMs
-		sh.series[seriesHash] = ser
-	}
-}
-
-// newGroup creates the group for key, cloning its labels.
-func (a *Aggregator) newGroup(sh *shard, h uint64, key []batch.Label) *group {
-	g := &group{labels: batch.Clone(key), hash: h}
-	for i, l := range g.labels {
-		if l.Name == batch.MetricName {
-			g.nameIdx = i
+		if overflow {
+			c.groupLimited += aggregated
 		}
 	}
-	g.names = a.outputNamesFor(g.labels[g.nameIdx].Value)
-	sh.insert(g)
-	return g
+	if reserved { // no sample created the group
+		a.releaseGroup(overflow)
+	}
+	if l.counters && crTracked {
+		switch {
+		case crPos >= 0:
+			if crSeen {
+				cr.lastSeen = sh.seconds(nowMs)
+			}
+			*sh.counters.at(crPos) = cr
+		case crTouched:
+			cr.lastSeen = sh.seconds(nowMs)
+			sh.counters.insert(seriesHash, cr)
+		default:
+			a.nCounters.Add(-1)
+		}
+	}
+	if l.seriesSet && cnTracked {
+		switch {
+		case cnPos >= 0:
+			*sh.counted.at(cnPos) = cn
+		case cnTouched:
+			sh.counted.insert(seriesHash, cn)
+		default:
+			a.nCounted.Add(-1)
+		}
+	}
+	return true
 }
 
-// outputNamesFor returns the output metric names for input metric name
-// (owned by the caller's group), shared by every group of that metric.
-func (a *Aggregator) outputNamesFor(metric string) []string {
-	a.namesMu.Lock()
-	defer a.namesMu.Unlock()
-	if names, ok := a.names[metric]; ok {
-		return names
+// newGroup creates the group for key and returns its id.
+func (a *Aggregator) newGroup(sh *shard, h uint64, key []batch.Label, overflow bool) int {
+	g := groupRec{hash: h, labels: a.syms.pack(key, a.outputNamesFor)}
+	if overflow {
+		g.meta = 1
 	}
+	return int(sh.addGroup(g, a.slotsK, &a.layout))
+}
+
+// outputNamesFor returns the output metric names for input metric name,
+// one per output. The symbol table keeps them with the interned metric.
+func (a *Aggregator) outputNamesFor(metric string) []string {
 	names := make([]string, len(a.outputs))
 	for i := range names {
 		if a.keepName {
@@ -352,7 +388,6 @@ func (a *Aggregator) outputNamesFor(metric string) []string {
 			names[i] = metric + a.suffixes[i]
 		}
 	}
-	a.names[metric] = names
 	return names
 }
 
@@ -361,6 +396,7 @@ func (a *Aggregator) outputNamesFor(metric string) []string {
 // only the metric name. Empty values count as absent. The result always
 // has a __name__ label (empty for a nameless series).
 func (a *Aggregator) groupKey(ls, dst []batch.Label) []batch.Label {
+	start := len(dst)
 	hasName := false
 	set := a.groupSet
 	j := 0
@@ -385,7 +421,7 @@ func (a *Aggregator) groupKey(ls, dst []batch.Label) []batch.Label {
 		}
 	}
 	if !hasName {
-		i := 0
+		i := start
 		for i < len(dst) && dst[i].Name < batch.MetricName {
 			i++
 		}

@@ -1,7 +1,9 @@
 package aggregate
 
 import (
+	"fmt"
 	"math"
+	"strconv"
 	"testing"
 	"time"
 	"unsafe"
@@ -112,30 +114,43 @@ func TestExtremeTimestamps(t *testing.T) {
 	}
 }
 
-// After a burst of groups is forgotten, the free list of window states
-// shrinks with them.
-func TestFreeListTrimmed(t *testing.T) {
+// After a burst of groups and input series is forgotten, the shards
+// release their storage: group ids are compacted and the per-series
+// tables shrink.
+func TestStateShrinksAfterBurst(t *testing.T) {
 	a := mustNew(t, Config{Name: "f", Match: "m", Interval: model.Duration(time.Second), By: []string{"id"},
-		Outputs: []string{"count_samples"}, Lateness: dur(0), StalenessInterval: dur(time.Second)}, Options{})
+		Outputs: []string{"count_samples", "increase", "count_series"}, Lateness: dur(0), StalenessInterval: dur(time.Second)}, Options{})
+	const n = 100_000
 	b := &batch.Batch{}
-	for i := range 20_000 {
-		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: string(rune('a'+i%26)) + string(rune(i))}},
+	for i := range n {
+		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: strconv.Itoa(i)}},
 			[]batch.Sample{{Timestamp: 500, Value: 1}})
 	}
 	a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(500))
+	size := func() (ids, groups, tables int) {
+		for i := range a.shards {
+			sh := &a.shards[i]
+			ids += len(sh.groups)
+			groups += sh.nGroups
+			tables += len(sh.counters.slots) + len(sh.counted.slots)
+		}
+		return ids, groups, tables
+	}
+	if _, groups, tables := size(); groups != n || tables < 2*n {
+		t.Fatalf("after the burst: %d groups, %d table slots; want %d and >= %d", groups, tables, n, 2*n)
+	}
 	out := &batch.Batch{}
 	a.Flush(time.UnixMilli(1_000), false, out) // emits; groups still alive
-	if len(out.Series) != 20_000 {
-		t.Fatalf("emitted %d, want 20000", len(out.Series))
+	if len(out.Series) != 3*n {
+		t.Fatalf("emitted %d, want %d", len(out.Series), 3*n)
 	}
-	a.Flush(time.UnixMilli(10_000), false, out) // groups forgotten
-	free, groups := 0, 0
-	for i := range a.shards {
-		free += len(a.shards[i].free)
-		groups += a.shards[i].nGroups
+	a.Flush(time.UnixMilli(10_000), false, out) // everything forgotten
+	if ids, groups, tables := size(); groups != 0 || ids > numShards*compactMinGroups || tables > numShards*2*tableMinCap {
+		t.Errorf("after forgetting: %d groups in %d ids, %d table slots; want 0, <= %d, <= %d",
+			groups, ids, tables, numShards*compactMinGroups, numShards*2*tableMinCap)
 	}
-	if groups != 0 || free > numShards*minFreeStates {
-		t.Errorf("after forgetting: %d groups, %d free states; want 0 and <= %d", groups, free, numShards*minFreeStates)
+	if got := a.nGroups.Load() + a.nCounters.Load() + a.nCounted.Load(); got != 0 {
+		t.Errorf("budget still counts %d entries", got)
 	}
 }
 
@@ -163,5 +178,80 @@ func TestMetricsForget(t *testing.T) {
 	m.Forget("gone")
 	if n := count(); n != 0 {
 		t.Errorf("%d metrics left after Forget", n)
+	}
+}
+
+// Compacting a shard's group storage keeps the groups that still have
+// open windows, inline and extra slots alike, with their state.
+func TestCompactionKeepsLiveGroups(t *testing.T) {
+	a := mustNew(t, Config{Name: "k", Match: "m", Interval: model.Duration(time.Second), By: []string{"id"},
+		Outputs:  []string{"sum_samples", "total", "quantiles(0.5)", "unique_samples", "rate_sum"},
+		Lateness: dur(10 * time.Second), StalenessInterval: dur(time.Second)}, Options{})
+	b := &batch.Batch{}
+	for i := range 40_000 { // a burst, in window 0 only
+		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: "b" + strconv.Itoa(i)}},
+			[]batch.Sample{{Timestamp: 100, Value: 1}})
+	}
+	a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(500))
+	b.Reset()
+	const keepers, windows = 10, 6 // 6 open windows: 4 inline slots and 2 extra
+	for i := range keepers {
+		var samples []batch.Sample
+		for w := range windows {
+			samples = append(samples, batch.Sample{Timestamp: int64(w)*1000 + 100, Value: float64(10 * w)})
+		}
+		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: "k" + strconv.Itoa(i)}}, samples)
+	}
+	a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(5500))
+
+	got := map[string]float64{}
+	out := &batch.Batch{}
+	for now := int64(11_000); now <= 16_000; now += 1000 { // window w is due at w*1000 + 11s
+		out.Reset()
+		a.Flush(time.UnixMilli(now), false, out)
+		for i := range out.Series {
+			s := &out.Series[i]
+			if id := batch.Get(s.Labels, "id"); id[0] == 'k' {
+				k := fmt.Sprintf("%s %d", formatSeries(s), s.Samples[0].Timestamp)
+				if _, dup := got[k]; dup {
+					t.Errorf("emitted twice: %s", k)
+				}
+				got[k] = s.Samples[0].Value
+			}
+		}
+		if now == 12_000 {
+			ids := 0
+			for i := range a.shards {
+				ids += len(a.shards[i].groups)
+			}
+			if ids > numShards*compactMinGroups {
+				t.Errorf("after the burst was forgotten: %d group ids, want <= %d", ids, numShards*compactMinGroups)
+			}
+		}
+	}
+	for i := range keepers {
+		for w := range windows {
+			end := int64(w+1) * 1000
+			want := map[string]float64{
+				"sum_samples":    float64(10 * w),
+				"total":          float64(10 * w),
+				"quantiles":      float64(10 * w),
+				"unique_samples": 1,
+			}
+			if w > 0 {
+				want["rate_sum"] = 10 // +10 over 1s
+			}
+			for out, v := range want {
+				name := "m:1s_by_id_" + out
+				labels := fmt.Sprintf(`{id="k%d"}`, i)
+				if out == "quantiles" {
+					labels = fmt.Sprintf(`{id="k%d",quantile="0.5"}`, i)
+				}
+				k := fmt.Sprintf("%s%s %d", name, labels, end)
+				if g, ok := got[k]; !ok || g != v {
+					t.Errorf("%s = %v (emitted %v), want %v", k, g, ok, v)
+				}
+			}
+		}
 	}
 }

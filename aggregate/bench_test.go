@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/common/model"
+	"gopkg.in/yaml.v3"
 
 	"github.com/premetrics/premetrics/batch"
 )
@@ -76,6 +77,42 @@ func BenchmarkPush(b *testing.B) {
 			for b.Loop() {
 				ts++
 				setTimestamps(in, ts, rising)
+				a.Push(in, marks, time.UnixMilli(ts))
+			}
+			b.ReportMetric(float64(b.N*len(in.Series))/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkPushInputRelabel measures Push through input_relabel_configs:
+// a labeldrop as in config.example.yaml, and a replace that builds a new
+// label from a capture group (memoised by package rules).
+func BenchmarkPushInputRelabel(b *testing.B) {
+	for _, tc := range []struct{ name, yaml string }{
+		{"labeldrop", `[{action: labeldrop, regex: engine}]`},
+		{"replace_template", `[{source_labels: [region], regex: "region-(.*)", target_label: zone, replacement: "z$1"}]`},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			var cfg Config
+			if err := yaml.Unmarshal([]byte("input_relabel_configs: "+tc.yaml), &cfg); err != nil {
+				b.Fatal(err)
+			}
+			cfg.Name, cfg.Match, cfg.Interval = "bench", "vehicle_rpm", model.Duration(24*time.Hour)
+			cfg.By, cfg.Outputs = []string{"region", "zone"}, []string{"avg"}
+			a := newBench(b, cfg)
+			in := benchBatch(1000, 100)
+			marks := make([]uint8, len(in.Series))
+			ts := benchT0
+			for range 2 {
+				ts++
+				setTimestamps(in, ts, false)
+				a.Push(in, marks, time.UnixMilli(ts))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				ts++
+				setTimestamps(in, ts, false)
 				a.Push(in, marks, time.UnixMilli(ts))
 			}
 			b.ReportMetric(float64(b.N*len(in.Series))/b.Elapsed().Seconds(), "samples/s")
@@ -156,43 +193,63 @@ func BenchmarkPushWindowTurnover(b *testing.B) {
 	b.ReportMetric(float64(b.N*len(in.Series))/b.Elapsed().Seconds(), "samples/s")
 }
 
-// BenchmarkFlush measures emitting one window of 100k groups.
+// BenchmarkFlush measures emitting one window of 100k and of 1M groups
+// into one batch, and, as flush_each, of 1M groups handed over in parts
+// of 10,000 series (FlushEach, as the pipeline would forward them).
 func BenchmarkFlush(b *testing.B) {
-	for _, outs := range [][]string{{"avg"}, {"sum_samples", "count_samples", "max"}, {"quantiles(0.5, 0.9, 0.99)"}} {
-		name := outs[0]
-		if len(outs) > 1 {
-			name = strconv.Itoa(len(outs)) + "outputs"
-		}
-		b.Run(name, func(b *testing.B) {
-			const groups = 100_000
-			a := newBench(b, Config{
-				Name: "bench", Match: "vehicle_rpm", Interval: model.Duration(time.Minute),
-				By: []string{"region"}, Outputs: outs, Lateness: dur(0),
+	for _, groups := range []int{100_000, 1_000_000} {
+		for _, outs := range [][]string{{"avg"}, {"sum_samples", "count_samples", "max"}, {"quantiles(0.5, 0.9, 0.99)"}} {
+			name := outs[0]
+			if len(outs) > 1 {
+				name = strconv.Itoa(len(outs)) + "outputs"
+			}
+			b.Run(strconv.Itoa(groups/1000)+"k/"+name, func(b *testing.B) {
+				benchFlush(b, groups, outs, 0)
 			})
-			in := benchBatch(groups, groups)
-			marks := make([]uint8, len(in.Series))
-			out := &batch.Batch{}
-			ts := benchT0
-			cycle := func() { // fill one window, then close it
-				setTimestamps(in, ts, false)
-				a.Push(in, marks, time.UnixMilli(ts))
-				ts += 60_000
-				out.Reset()
-			}
-			cycle()
-			a.Flush(time.UnixMilli(ts), false, out) // grow the output batch once
-			b.ReportAllocs()
-			for b.Loop() {
-				b.StopTimer()
-				cycle()
-				b.StartTimer()
-				a.Flush(time.UnixMilli(ts), false, out)
-			}
-			b.StopTimer()
-			if want := groups * len(outs); len(out.Series) < want {
-				b.Fatalf("flush emitted %d series, want >= %d", len(out.Series), want)
-			}
-			b.ReportMetric(float64(b.N*groups)/b.Elapsed().Seconds(), "groups/s")
-		})
+		}
 	}
+	b.Run("1000k/3outputs/flush_each", func(b *testing.B) {
+		benchFlush(b, 1_000_000, []string{"sum_samples", "count_samples", "max"}, 10_000)
+	})
+}
+
+func benchFlush(b *testing.B, groups int, outs []string, chunk int) {
+	a := newBench(b, Config{
+		Name: "bench", Match: "vehicle_rpm", Interval: model.Duration(time.Minute),
+		By: []string{"region"}, Outputs: outs, Lateness: dur(0),
+	})
+	in := benchBatch(groups, groups)
+	marks := make([]uint8, len(in.Series))
+	out := &batch.Batch{}
+	ts := benchT0
+	emitted := 0
+	flush := func() {
+		if chunk == 0 {
+			a.Flush(time.UnixMilli(ts), false, out)
+			emitted = len(out.Series)
+			return
+		}
+		emitted = 0
+		a.FlushEach(time.UnixMilli(ts), false, out, chunk, func(part *batch.Batch) { emitted += len(part.Series) })
+	}
+	cycle := func() { // fill one window, then close it
+		setTimestamps(in, ts, false)
+		a.Push(in, marks, time.UnixMilli(ts))
+		ts += 60_000
+		out.Reset()
+	}
+	cycle()
+	flush() // grow the output batch once
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		cycle()
+		b.StartTimer()
+		flush()
+	}
+	b.StopTimer()
+	if want := groups * len(outs); emitted < want {
+		b.Fatalf("flush emitted %d series, want >= %d", emitted, want)
+	}
+	b.ReportMetric(float64(b.N*groups)/b.Elapsed().Seconds(), "groups/s")
 }

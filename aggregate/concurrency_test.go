@@ -164,3 +164,38 @@ func metricValue(t *testing.T, m prometheus.Metric) float64 {
 	}
 	return d.Gauge.GetValue()
 }
+
+// FlushEach calls fn without holding shard locks: a Push into the groups
+// being emitted completes while fn blocks (as it does on a full queue).
+// Under synctest a held lock would show as a deadlock of the bubble.
+func TestFlushEachDoesNotBlockPush(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a := mustNew(t, Config{Name: "nb", Match: "m", Interval: model.Duration(time.Second), By: []string{"g"},
+			Outputs: []string{"sum_samples", "quantiles(0.5)"}, Lateness: dur(0)}, Options{})
+		push := func(ts int64) {
+			b := &batch.Batch{}
+			for g := range 1000 {
+				b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "g", Value: fmt.Sprint(g)}},
+					[]batch.Sample{{Timestamp: ts, Value: 1}})
+			}
+			a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(ts))
+		}
+		push(500)
+		pushed := make(chan struct{})
+		calls := 0
+		a.FlushEach(time.UnixMilli(1000), false, &batch.Batch{}, 100, func(*batch.Batch) {
+			if calls++; calls == 1 {
+				go func() { push(1500); close(pushed) }()
+				<-pushed
+			}
+		})
+		if calls < 10 {
+			t.Errorf("fn called %d times, want >= 10", calls)
+		}
+		out := &batch.Batch{}
+		a.Flush(time.UnixMilli(2000), false, out)
+		if len(out.Series) != 2000 {
+			t.Errorf("the window pushed during FlushEach emitted %d series, want 2000", len(out.Series))
+		}
+	})
+}

@@ -35,6 +35,8 @@ type Config struct {
 	MaxFutureSkew        *model.Duration   `yaml:"max_future_skew"`    // default 1m
 	StalenessInterval    *model.Duration   `yaml:"staleness_interval"` // default 2 × interval
 	DedupInterval        *model.Duration   `yaml:"dedup_interval"`     // not supported yet
+	MaxOutputSeries      *int              `yaml:"max_output_series"`  // default DefaultMaxOutputSeries
+	MaxInputSeries       *int              `yaml:"max_input_series"`   // default DefaultMaxInputSeries
 	InputRelabelConfigs  []*relabel.Config `yaml:"input_relabel_configs"`
 	OutputRelabelConfigs []*relabel.Config `yaml:"output_relabel_configs"`
 }
@@ -83,6 +85,12 @@ func (c *Config) Validate() error {
 	}
 	if c.DedupInterval != nil {
 		add("dedup_interval: not supported yet")
+	}
+	if n := c.MaxOutputSeries; n != nil && *n <= 0 {
+		add("max_output_series: must be > 0, got %d", *n)
+	}
+	if n := c.MaxInputSeries; n != nil && *n <= 0 {
+		add("max_input_series: must be > 0, got %d", *n)
 	}
 	if err := rules.ValidateRelabel(c.InputRelabelConfigs); err != nil {
 		errs = append(errs, prefixLines("input_relabel_configs", err)...)
@@ -145,6 +153,14 @@ func prefixLines(field string, err error) []error {
 		return out
 	}
 	return []error{fmt.Errorf("%s%w", field, err)}
+}
+
+// limit returns *n, or def when n is nil.
+func limit(n *int, def int) int {
+	if n == nil {
+		return def
+	}
+	return *n
 }
 
 // duration returns *d, or def when d is nil.

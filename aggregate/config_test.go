@@ -42,6 +42,7 @@ func TestValidate(t *testing.T) {
 			c.Outputs = []string{"sum_samples", "count_samples", "count_series", "min", "max", "avg", "last", "first",
 				"stddev", "stdvar", "unique_samples", "quantiles(0, 0.5, 1)", "total", "increase", "rate_sum", "rate_avg"}
 			c.Lateness, c.MaxFutureSkew, c.StalenessInterval = dur(0), dur(0), dur(time.Minute)
+			c.MaxOutputSeries, c.MaxInputSeries = intp(1), intp(1)
 		}, nil},
 		{"empty match matches all", func(c *Config) { c.Match = "" }, nil},
 		{"name", func(c *Config) { c.Name = "" }, []string{"name: must not be empty"}},
@@ -89,6 +90,8 @@ func TestValidate(t *testing.T) {
 		{"staleness", func(c *Config) { c.StalenessInterval = dur(30 * time.Second) }, []string{
 			"staleness_interval: must be >= interval (1m), got 30s"}},
 		{"dedup", func(c *Config) { c.DedupInterval = dur(time.Second) }, []string{"dedup_interval: not supported yet"}},
+		{"limits", func(c *Config) { c.MaxOutputSeries, c.MaxInputSeries = intp(0), intp(-5) }, []string{
+			"max_output_series: must be > 0, got 0", "max_input_series: must be > 0, got -5"}},
 		{"many at once", func(c *Config) {
 			c.Name, c.Interval, c.Outputs = "", 0, []string{"nope"}
 		}, []string{

@@ -64,47 +64,120 @@
 //	rate_avg  mean of the same per-series rates
 //
 // rate_sum and rate_avg emit nothing for a window in which no series had
-// a delta. Baselines and groups are forgotten (and total restarts from 0)
-// at the first Flush after staleness_interval without samples. Input
-// series are identified by the 64-bit batch.Hash of their labels: two
-// series with colliding hashes would share a baseline (probability about
-// n²/2^65 for n series). Groups compare labels and never collide.
+// a delta. Groups and counter baselines are forgotten (and total restarts
+// from 0) at the first Flush after staleness_interval without samples
+// (judged to the second: between staleness_interval and
+// staleness_interval + 1s). Input series are identified by the 64-bit
+// batch.Hash of their labels: two series with colliding hashes would
+// share a baseline and count once (probability about n²/2^65 for n
+// series). Groups compare labels and never collide.
+//
+// # Cardinality budget
+//
+// Each aggregation tracks at most max_output_series groups (default
+// 1,000,000) and at most max_input_series entries (default 5,000,000) in
+// each of its per-input-series tables: counter baselines (counter
+// outputs) and count_series memberships. Nothing else grows with the
+// input, so memory stays bounded when 10M distinct series are offered:
+//
+//   - A series whose group does not exist when max_output_series groups
+//     do is aggregated into the overflow group of its metric,
+//     {__name__="<metric>", premetrics_overflow="true"}, whose outputs are
+//     named and relabeled like any other. Its samples are counted in
+//     premetrics_aggregate_rejected_samples_total{reason="output_series_limit"}
+//     (and in input_samples_total, as they are aggregated). Overflow groups
+//     are groups too (they take part in staleness), but do not count
+//     against max_output_series: up to 1,000 of them (one per metric name)
+//     exist besides; a sample that would need one more is dropped, counted
+//     with the same reason and, when the aggregation consumes its input,
+//     in premetrics_dropped_samples_total{stage="aggregate",reason="output_series_limit"}.
+//     Once groups are forgotten, new series get groups of their own again.
+//   - A new input series that finds its table full is not tracked: it gets
+//     no counter baseline (it contributes nothing to increase, total and
+//     the rates; with only counter outputs its samples are not aggregated
+//     at all) and is not counted by count_series; every other output
+//     aggregates its samples. Each such sample is counted once in
+//     premetrics_aggregate_rejected_samples_total{reason="input_series_limit"}.
+//     A series is tracked again once the table has room when it next
+//     sends (baselines are forgotten after staleness_interval,
+//     memberships when their window closes).
+//
+// The limits are reserved atomically before an entry is created, so they
+// hold exactly under concurrent Push. Memory, live Go heap, measured by
+// BenchmarkStateMemory (1M vehicles, 10 s windows, two windows open):
+//
+//	per group, avg (2 slots × 4 words)  ~146 B   (record 32, index 12, labels ~25, slots 64, growth slack)
+//	per group, last                     ~132 B
+//	per group, quantiles                ~350 B   (a sketch per slot)
+//	per counter baseline                 ~53 B   (32 B entries at 53–80% load)
+//	per count_series membership          ~40 B   (24 B entries)
+//	rate_sum / rate_avg, per series     +32 B per open window
+//
+// so the defaults bound one aggregation to about 0.15–0.35 GB of groups
+// plus 0.5 GB of per-series tables (twice that in RSS with the Go
+// collector's default headroom): a dozen aggregations at their limits fit
+// a 24 GiB machine.
 //
 // # State and concurrency
 //
 // State is split in 64 shards by group hash, each with its own mutex,
-// padded against false sharing. A shard holds its groups, the counter
-// baselines of their input series, and its open windows; a window holds
-// one state per group with a sample in it:
+// padded against false sharing. A shard holds its groups, the
+// per-input-series state of their input series, and their window slots,
+// all in flat slices and open-addressing tables of pointer-free entries
+// (one allocation per structure, not per series):
 //
-//	shard ─┬─ groups  map[hash]*group  (labels, output names: immutable)
-//	       ├─ series  map[hash]baseline (counter outputs only)
-//	       └─ windows [start → []*winState] ── winState: []float64 slots
-//	                                           laid out for the configured
-//	                                           outputs (+ sets, sketch, rates)
+//	shard ─┬─ groups   []groupRec: hash, packed labels, lastSeen (32 B)
+//	       ├─ index    group hash → group id (8 B entries)
+//	       ├─ slots    K per group: window number + layout words (avg: 4 words)
+//	       │           + sketch / unique set / rate list per slot when configured
+//	       ├─ extra    slots of groups with more than K open windows
+//	       ├─ counters input series hash → baseline (32 B entries)
+//	       └─ counted  input series hash → last window + 64-window bitmap (24 B)
 //
-// Push locks one shard per series. Flush takes closed windows out of each
-// shard with a slice move under the lock, builds outputs without any
-// shard lock, then returns the states to a per-shard free list, so
-// steady-state Push does not allocate, also across window turnover.
-// Concurrent Flush calls are serialized.
+// K, the slots a group carries inline, is 1 + ⌈lateness / interval⌉,
+// between 2 and 4: enough for in-order data; a group with more windows open
+// (late or future samples) takes extra slots from a recycled pool. Labels
+// are packed into one string per group: label names and low-cardinality
+// values (at most 256 per name, 65,536 per table) are interned in the
+// aggregation's symbol tables, other values stored inline. count_series
+// keeps, per input series, its latest window and a bitmap of the 63 before
+// it; memberships of windows that fall off the bitmap while still open go
+// to a per-window spill set, so counting stays exact for any lateness.
+// When fewer than a quarter of a shard's group ids are in use after a
+// burst, Flush compacts them, and tables shrink once mostly empty.
+//
+// Push first computes the group key and hashes of every matched series,
+// then aggregates them shard by shard, taking each shard's lock once per
+// batch and prefetching the index, table and slot entries a few series
+// ahead (prefetch_*.s), so the cache misses of a million-series state
+// overlap. Series that go to an overflow group are pushed after that,
+// one shard lock at a time. Flush raises every shard's watermark, then, per due window and
+// shard, computes the outputs' values under the shard lock, frees the
+// slots (a sketch is swapped for an empty one), and builds the output
+// series after unlocking; FlushEach hands them over in parts. Steady-state
+// Push does not allocate, also across window turnover: slots, sketches,
+// sets and rate lists are reused. Concurrent Flush calls are serialized.
 //
 // # Memory ownership
 //
-// Push does not modify or retain the batch: a new group clones its label
-// strings once (one allocation for all of them). Flush appends outputs to
-// the caller's batch; their label strings are owned by the aggregator and
-// never modified, so they stay valid after the batch is reset.
+// Push does not modify or retain the batch: a new group copies its labels
+// into its packed string (one allocation) and the symbol tables. Flush
+// appends outputs to the caller's batch; their label strings alias the
+// symbol tables and packed strings, which are never modified, so they stay
+// valid after the batch is reset.
 //
 // # Metrics
 //
 // premetrics_aggregate_{input,late,output}_samples_total{aggregation},
 // premetrics_aggregate_rejected_samples_total{aggregation,reason} with
 // reason too_far_in_future, stale_marker, counter_out_of_order,
-// premetrics_aggregate_series{aggregation} (groups plus input series
-// with a counter baseline, as of the last Flush), and
+// output_series_limit, input_series_limit;
+// premetrics_aggregate_series{aggregation} (groups, overflow groups
+// included, plus the entries of the per-input-series tables, as of the
+// last Flush), and
 // premetrics_aggregate_flush_duration_seconds{aggregation} (per Flush that
 // emitted a window). When the aggregation consumes its input
-// (keep_input: false), late and too-far-in-future samples are also added
-// to premetrics_dropped_samples_total{stage="aggregate",reason="late"|"too_far_in_future"}.
+// (keep_input: false), late, too-far-in-future and output-series-limit
+// drops are also added to premetrics_dropped_samples_total{stage="aggregate",
+// reason="late"|"too_far_in_future"|"output_series_limit"}.
 package aggregate

@@ -12,6 +12,15 @@ import (
 // quantileLabel is the label that tells the φ of a quantiles output.
 const quantileLabel = "quantile"
 
+// emitRec is one group's window taken out of a shard by Flush: all that
+// building its outputs needs, so that happens without the shard lock.
+type emitRec struct {
+	labels string  // packed group labels
+	vals   int     // offset of its output values in Aggregator.vals
+	skip   uint32  // bit i: output i emits nothing (rates without a delta)
+	sk     *sketch // quantiles: the window's sketch, swapped out of the slot
+}
+
 // Flush appends to dst one sample per output series for every window
 // that is due and forgets those windows; samples for them are late from
 // then on. A window is due when end + lateness <= now, or, with force
@@ -19,13 +28,29 @@ const quantileLabel = "quantile"
 // stamped with the window end; their label strings are owned by the
 // aggregator and immutable, so dst may keep them.
 //
-// Flush also forgets groups and counter baselines that have seen no
+// Flush also forgets groups and per-series state that have seen no
 // sample for staleness_interval, and updates the series gauge.
 //
-// Each shard is locked only to take its closed windows out; outputs are
+// Each shard is locked only to take the window's values out of its
+// slots (the slots are free for Push again right away); outputs are
 // built without holding shard locks. Concurrent Flush calls are
 // serialized.
 func (a *Aggregator) Flush(now time.Time, force bool, dst *batch.Batch) {
+	a.flush(now, force, dst, 0, nil)
+}
+
+// FlushEach is Flush handing the outputs over in parts: it appends them
+// to dst and calls fn(dst) whenever dst holds at least max series, and
+// once more at the end if dst is not empty; after each call it resets
+// dst. fn must not keep dst or its slices; label strings may be kept.
+// Emitting a window of a million groups thus needs a batch of max series,
+// not one of every output. fn runs without any shard lock held, so it may
+// block (on a full queue) without stalling Push.
+func (a *Aggregator) FlushEach(now time.Time, force bool, dst *batch.Batch, max int, fn func(*batch.Batch)) {
+	a.flush(now, force, dst, max, fn)
+}
+
+func (a *Aggregator) flush(now time.Time, force bool, dst *batch.Batch, chunk int, fn func(*batch.Batch)) {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	began := time.Now()
@@ -35,71 +60,94 @@ func (a *Aggregator) Flush(now time.Time, force bool, dst *batch.Batch) {
 		cutoff = nowMs
 	}
 
-	closed := a.closed[:0]
+	due := a.due[:0]
 	tracked := 0
 	for i := range a.shards {
 		sh := &a.shards[i]
 		sh.mu.Lock()
 		sh.watermark = max(sh.watermark, cutoff)
-		n := 0
-		for n < len(sh.windows) && sh.windows[n].start+a.intervalMs <= sh.watermark {
-			w := sh.windows[n]
-			closed = append(closed, closedWindow{start: w.start, shard: i, states: w.states})
-			n++
+		for _, o := range sh.open {
+			if (o.win+1)*a.intervalMs > sh.watermark {
+				break
+			}
+			due = append(due, o.win)
 		}
-		if n > 0 {
-			m := copy(sh.windows, sh.windows[n:])
-			clear(sh.windows[m:])
-			sh.windows = sh.windows[:m]
-		}
-		sh.sweep(nowMs, a.stalenessMs, a.intervalMs)
-		tracked += sh.nGroups + len(sh.series)
+		a.sweep(sh, nowMs)
+		tracked += sh.nGroups + sh.counters.len() + sh.counted.len()
 		sh.mu.Unlock()
 	}
 	a.metrics.series.Set(float64(tracked))
-	if len(closed) == 0 {
-		a.closed = closed
+	if len(due) == 0 {
+		a.due = due
 		return
 	}
 
-	slices.SortStableFunc(closed, func(x, y closedWindow) int { return cmp.Compare(x.start, y.start) })
+	slices.Sort(due)
+	due = slices.Compact(due)
 	emitted := 0
-	for _, cw := range closed {
-		for _, st := range cw.states {
-			emitted += a.emit(st, dst)
+	for _, w := range due {
+		ts := (w + 1) * a.intervalMs
+		for i := range a.shards {
+			sh := &a.shards[i]
+			sh.mu.Lock()
+			a.takeOut(sh, w)
+			sh.mu.Unlock()
+			emitted += a.emitAll(ts, dst, chunk, fn)
 		}
 	}
-	for _, cw := range closed {
-		sh := &a.shards[cw.shard]
-		sh.mu.Lock()
-		sh.release(cw.states)
-		sh.mu.Unlock()
+	a.due = due[:0]
+	if fn != nil && len(dst.Series) > 0 {
+		fn(dst)
+		dst.Reset()
 	}
-	clear(closed)
-	a.closed = closed[:0]
-
 	if emitted > 0 {
 		a.metrics.output.Add(float64(emitted))
 	}
 	a.metrics.flush.Observe(time.Since(began).Seconds())
 }
 
-// emit appends the outputs of one group's window and returns how many
-// samples it appended.
-func (a *Aggregator) emit(st *winState, dst *batch.Batch) int {
-	g, l, f := st.g, &a.layout, st.f
-	ts := st.start + a.intervalMs
-	n := 0
+// takeOut moves every slot of window w in sh into the emit buffer and
+// frees it. The caller holds sh.mu.
+func (a *Aggregator) takeOut(sh *shard, w int64) {
+	n, extra := sh.takeWindow(w)
+	k := a.slotsK
+	inline := n - extra
+	for gid := 0; inline > 0 && gid < len(sh.groups); gid++ {
+		for i := gid * k; i < gid*k+k; i++ {
+			if sh.slots.win(i) == w {
+				a.copyOut(sh, &sh.slots, i, uint32(gid))
+				inline--
+			}
+		}
+	}
+	if extra == 0 {
+		return
+	}
+	for key, i := range sh.extra {
+		if key.win != w {
+			continue
+		}
+		a.copyOut(sh, &sh.extraSlots, int(i), key.gid)
+		delete(sh.extra, key)
+		sh.groups[key.gid].addExtra(-1)
+		sh.freeExtra = append(sh.freeExtra, i)
+	}
+}
+
+// copyOut computes the output values of slot i of st, which belongs to
+// group gid of sh, appends them to the emit buffer and frees the slot.
+func (a *Aggregator) copyOut(sh *shard, st *slotStore, i int, gid uint32) {
+	l, f := &a.layout, st.f(i)
+	r := emitRec{labels: sh.groups[gid].labels, vals: len(a.vals)}
 	for oi := range a.outputs {
-		o := &a.outputs[oi]
 		var v float64
-		switch o.kind {
+		switch a.outputs[oi].kind {
 		case outSumSamples:
 			v = kahanSum(f[l.sum], f[l.sumC])
 		case outCountSamples:
 			v = f[l.count]
 		case outCountSeries:
-			v = float64(len(st.seriesSet))
+			v = f[l.countSeries]
 		case outMin:
 			v = f[l.min]
 		case outMax:
@@ -115,48 +163,122 @@ func (a *Aggregator) emit(st *winState, dst *batch.Batch) int {
 		case outStddev:
 			v = math.Sqrt(f[l.m2] / f[l.count])
 		case outUniqueSamples:
-			v = float64(len(st.uniq))
+			v = float64(len(st.uniq[i]))
 		case outQuantiles:
-			for i, phi := range o.phis {
-				n += a.appendOutput(dst, g, g.names[oi], o.phiS[i], ts, st.sk.quantile(phi))
-			}
-			continue
+			r.sk = st.sk[i]
+			st.sk[i] = a.spareSketch()
 		case outIncrease:
 			v = f[l.increase]
 		case outTotal:
-			g.total += f[l.increase]
-			v = g.total
+			sh.totals[gid] += f[l.increase]
+			v = sh.totals[gid]
 		case outRateSum, outRateAvg:
-			if len(st.rates) == 0 { // no series had a baseline before its delta
-				continue
+			rs := st.rates[i]
+			if len(rs) == 0 { // no series had a baseline before its delta
+				r.skip |= 1 << oi
+				break
 			}
-			for _, r := range st.rates {
-				v += r.delta / (float64(r.lastTs-r.baseTs) / 1000)
+			for _, ra := range rs {
+				v += ra.delta / (float64(ra.lastTs-ra.baseTs) / 1000)
 			}
-			if o.kind == outRateAvg {
-				v /= float64(len(st.rates))
+			if a.outputs[oi].kind == outRateAvg {
+				v /= float64(len(rs))
 			}
 		}
-		n += a.appendOutput(dst, g, g.names[oi], "", ts, v)
+		a.vals = append(a.vals, v)
+	}
+	a.emitBuf = append(a.emitBuf, r)
+	releaseSlot(st, i)
+}
+
+// spareSketch returns an empty sketch for a slot whose sketch is being
+// emitted, reusing the buckets of sketches emitted before.
+func (a *Aggregator) spareSketch() *sketch {
+	if n := len(a.skPool); n > 0 {
+		sk := a.skPool[n-1]
+		a.skPool[n-1] = nil
+		a.skPool = a.skPool[:n-1]
+		return sk
+	}
+	return &sketch{}
+}
+
+// emitAll builds the outputs of the emit buffer, stamped ts, into dst and
+// empties the buffer. It returns the number of samples appended.
+func (a *Aggregator) emitAll(ts int64, dst *batch.Batch, chunk int, fn func(*batch.Batch)) int {
+	n := 0
+	for j := range a.emitBuf {
+		r := &a.emitBuf[j]
+		n += a.emit(r, ts, dst)
+		if r.sk != nil {
+			r.sk.reset()
+			a.skPool = append(a.skPool, r.sk)
+		}
+		if fn != nil && len(dst.Series) >= chunk {
+			fn(dst)
+			dst.Reset()
+		}
+	}
+	clear(a.emitBuf) // drop the label strings
+	a.emitBuf = a.emitBuf[:0]
+	a.vals = a.vals[:0]
+	return n
+}
+
+// emit appends the outputs of one group's window and returns how many
+// samples it appended.
+func (a *Aggregator) emit(r *emitRec, ts int64, dst *batch.Batch) int {
+	ls, nameIdx, sym := a.syms.unpack(r.labels, a.lbuf[:0])
+	a.lbuf = ls[:0]
+	var names []string
+	if sym != nil {
+		names = sym.out
+	} else { // the metric table was full: the name is inline
+		names = a.outputNamesFor(ls[nameIdx].Value)
+	}
+	vals := a.vals[r.vals : r.vals+len(a.outputs)]
+	n := 0
+	for oi := range a.outputs {
+		o := &a.outputs[oi]
+		if o.kind == outQuantiles {
+			n += a.emitQuantiles(o, r.sk, ls, names[oi], ts, dst)
+			continue
+		}
+		if r.skip&(1<<oi) != 0 {
+			continue
+		}
+		ls[nameIdx].Value = names[oi]
+		n += a.appendOutput(dst, ls, ts, vals[oi])
 	}
 	return n
 }
 
-// appendOutput appends one output sample named name with g's labels (and
-// quantile="phi" when phi is set), after output relabeling. It returns 1,
-// or 0 when output_relabel_configs dropped the series.
-func (a *Aggregator) appendOutput(dst *batch.Batch, g *group, name, phi string, ts int64, v float64) int {
-	ls := append(a.lbuf[:0], g.labels...)
-	ls[g.nameIdx].Value = name
-	if phi != "" {
-		i, found := slices.BinarySearchFunc(ls, quantileLabel, func(l batch.Label, n string) int { return cmp.Compare(l.Name, n) })
-		if found {
-			ls[i].Value = phi
-		} else {
-			ls = slices.Insert(ls, i, batch.Label{Name: quantileLabel, Value: phi})
-		}
+// emitQuantiles appends one sample per φ of o, labelled quantile="φ".
+func (a *Aggregator) emitQuantiles(o *output, sk *sketch, ls []batch.Label, name string, ts int64, dst *batch.Batch) int {
+	qls := append(a.qbuf[:0], ls...)
+	i, found := slices.BinarySearchFunc(qls, quantileLabel, func(l batch.Label, n string) int { return cmp.Compare(l.Name, n) })
+	if !found {
+		qls = slices.Insert(qls, i, batch.Label{Name: quantileLabel})
 	}
-	a.lbuf = ls[:0]
+	a.qbuf = qls[:0]
+	nameIdx, _ := slices.BinarySearchFunc(qls, batch.MetricName, func(l batch.Label, n string) int { return cmp.Compare(l.Name, n) })
+	qls[nameIdx].Value = name
+	n := 0
+	for pi, phi := range o.phis {
+		v := math.NaN()
+		if sk != nil {
+			v = sk.quantile(phi)
+		}
+		qls[i].Value = o.phiS[pi]
+		n += a.appendOutput(dst, qls, ts, v)
+	}
+	return n
+}
+
+// appendOutput appends one output sample with labels ls after output
+// relabeling. It returns 1, or 0 when output_relabel_configs dropped the
+// series.
+func (a *Aggregator) appendOutput(dst *batch.Batch, ls []batch.Label, ts int64, v float64) int {
 	if a.outRelabel != nil {
 		out, keep := a.outRelabel.Apply(ls, a.rbuf)
 		a.rbuf = out[:0]

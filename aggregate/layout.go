@@ -16,12 +16,14 @@ type layout struct {
 	lastTs, lastV              int
 	mean, m2                   int
 	increase                   int
+	countSeries                int // count_series: input series counted in the window
 
 	uniq      bool // unique_samples: set of value bits
-	seriesSet bool // count_series: set of input series hashes
+	seriesSet bool // count_series: per input series, the windows it was counted in
 	sketch    bool // quantiles
 	rates     bool // rate_sum, rate_avg: per input series deltas
 	counters  bool // any counter output: per input series baselines
+	total     bool // total: a running sum per group
 
 	onlyCounters bool // every output is a counter output
 }
@@ -30,7 +32,7 @@ func newLayout(outs []output) layout {
 	l := layout{
 		count: -1, sum: -1, sumC: -1, min: -1, max: -1,
 		firstTs: -1, firstV: -1, lastTs: -1, lastV: -1,
-		mean: -1, m2: -1, increase: -1,
+		mean: -1, m2: -1, increase: -1, countSeries: -1,
 		onlyCounters: true,
 	}
 	slot := func(off *int, init float64) {
@@ -72,12 +74,14 @@ func newLayout(outs []output) layout {
 			slot(&l.m2, 0)
 		case outTotal, outIncrease:
 			slot(&l.increase, 0)
+			l.total = l.total || o.kind == outTotal
 		case outRateSum, outRateAvg:
 			l.rates = true
 		case outUniqueSamples:
 			l.uniq = true
 		case outCountSeries:
 			l.seriesSet = true
+			slot(&l.countSeries, 0)
 		case outQuantiles:
 			l.sketch = true
 		}

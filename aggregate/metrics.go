@@ -12,6 +12,8 @@ const (
 	reasonTooFarInFuture     = "too_far_in_future"
 	reasonStaleMarker        = "stale_marker"
 	reasonCounterOutOfOrder  = "counter_out_of_order"
+	reasonOutputSeriesLimit  = "output_series_limit"
+	reasonInputSeriesLimit   = "input_series_limit"
 	reasonLate               = "late" // dropped_samples_total only; late samples have their own counter
 	dropStage                = telemetry.StageAggregate
 	flushDurationBucketStart = 100e-6 // 100µs
@@ -47,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"aggregation"}),
 		series: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "premetrics_aggregate_series",
-			Help: "Tracked state entries: output groups plus input series with a counter baseline, as of the last flush.",
+			Help: "Tracked state entries: groups (output series families, overflow groups included) plus per-input-series entries (counter baselines, count_series memberships), as of the last flush.",
 		}, []string{"aggregation"}),
 		flush: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "premetrics_aggregate_flush_duration_seconds",
@@ -56,7 +58,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"aggregation"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "premetrics_aggregate_rejected_samples_total",
-			Help: "Samples of matched series not aggregated (fully or, for counter_out_of_order, for counter outputs), by reason.",
+			Help: "Samples of matched series not aggregated as they would be without the reason: not at all, only for some outputs (counter_out_of_order, input_series_limit), or into an overflow group (output_series_limit).",
 		}, []string{"aggregation", "reason"}),
 	}
 	if reg != nil {
@@ -84,7 +86,8 @@ type aggMetrics struct {
 	series                             prometheus.Gauge
 	flush                              prometheus.Observer
 	rejFuture, rejStale, rejOutOfOrder prometheus.Counter
-	dropLate, dropFuture               prometheus.Counter // nil without Options.Dropped
+	rejOutputLimit, rejInputLimit      prometheus.Counter
+	dropLate, dropFuture, dropLimit    prometheus.Counter // nil without Options.Dropped
 }
 
 func (m *Metrics) forAggregation(name string, dropped *prometheus.CounterVec) aggMetrics {
@@ -97,10 +100,14 @@ func (m *Metrics) forAggregation(name string, dropped *prometheus.CounterVec) ag
 		rejFuture:     m.rejected.WithLabelValues(name, reasonTooFarInFuture),
 		rejStale:      m.rejected.WithLabelValues(name, reasonStaleMarker),
 		rejOutOfOrder: m.rejected.WithLabelValues(name, reasonCounterOutOfOrder),
+
+		rejOutputLimit: m.rejected.WithLabelValues(name, reasonOutputSeriesLimit),
+		rejInputLimit:  m.rejected.WithLabelValues(name, reasonInputSeriesLimit),
 	}
 	if dropped != nil {
 		am.dropLate = dropped.WithLabelValues(dropStage, reasonLate)
 		am.dropFuture = dropped.WithLabelValues(dropStage, reasonTooFarInFuture)
+		am.dropLimit = dropped.WithLabelValues(dropStage, reasonOutputSeriesLimit)
 	}
 	return am
 }
@@ -108,6 +115,9 @@ func (m *Metrics) forAggregation(name string, dropped *prometheus.CounterVec) ag
 // pushCounts are the per-Push tallies, added to the metrics once per call.
 type pushCounts struct {
 	aggregated, late, future, stale, outOfOrder int
+	groupLimited                                int // aggregated into an overflow group
+	groupLimitDropped                           int // dropped: no group and no overflow group
+	inputLimited                                int // aggregated without per-input-series state
 }
 
 func (am *aggMetrics) add(c *pushCounts, consumes bool) {
@@ -131,5 +141,14 @@ func (am *aggMetrics) add(c *pushCounts, consumes bool) {
 	}
 	if c.outOfOrder > 0 {
 		am.rejOutOfOrder.Add(float64(c.outOfOrder))
+	}
+	if n := c.groupLimited + c.groupLimitDropped; n > 0 {
+		am.rejOutputLimit.Add(float64(n))
+		if c.groupLimitDropped > 0 && consumes && am.dropLimit != nil {
+			am.dropLimit.Add(float64(c.groupLimitDropped))
+		}
+	}
+	if c.inputLimited > 0 {
+		am.rejInputLimit.Add(float64(c.inputLimited))
 	}
 }

@@ -139,81 +139,97 @@ func (r *refModel) flush(nowMs int64) map[string]float64 {
 
 // TestAgainstReference pushes random data, in and out of order, around
 // the lateness boundary, and compares every flush with refModel. It
-// exercises window state recycling across groups and windows.
+// exercises window slot reuse across groups and windows. With a lateness
+// of 90 windows, groups have far more open windows than inline slots
+// (extra slots), and count_series memberships fall off the 64 windows a
+// series remembers (spill sets).
 func TestAgainstReference(t *testing.T) {
-	for seed := range uint64(5) {
-		t.Run(strconv.FormatUint(seed, 10), func(t *testing.T) {
-			cfg := Config{
-				Name: "ref", Match: "m", Interval: model.Duration(time.Second), By: []string{"g"},
-				Outputs: []string{"sum_samples", "count_samples", "count_series", "min", "max", "avg", "first", "last",
-					"stdvar", "unique_samples", "increase", "total", "rate_sum", "rate_avg"},
-				Lateness:          dur(500 * time.Millisecond),
-				StalenessInterval: dur(time.Hour),
+	for _, tc := range []struct {
+		name               string
+		latenessMs, spread int64
+		seeds              uint64
+	}{
+		{"lateness_0.5s", 500, 1800, 5},
+		{"lateness_90s", 90_000, 95_000, 3},
+	} {
+		for seed := range tc.seeds {
+			t.Run(tc.name+"/"+strconv.FormatUint(seed, 10), func(t *testing.T) {
+				testAgainstReference(t, seed, tc.latenessMs, tc.spread)
+			})
+		}
+	}
+}
+
+func testAgainstReference(t *testing.T, seed uint64, latenessMs, spread int64) {
+	cfg := Config{
+		Name: "ref", Match: "m", Interval: model.Duration(time.Second), By: []string{"g"},
+		Outputs: []string{"sum_samples", "count_samples", "count_series", "min", "max", "avg", "first", "last",
+			"stdvar", "unique_samples", "increase", "total", "rate_sum", "rate_avg"},
+		Lateness:          dur(time.Duration(latenessMs) * time.Millisecond),
+		StalenessInterval: dur(time.Hour),
+	}
+	a, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := &refModel{intervalMs: 1000, latenessMs: latenessMs, flushedTo: math.MinInt64,
+		windows: map[refKey][]refSample{}, base: map[string]refSample{}, total: map[string]float64{}}
+	rng := rand.New(rand.NewPCG(seed, 99))
+	b := &batch.Batch{}
+	out := &batch.Batch{}
+	now := int64(1_700_000_000_000)
+	compared := 0
+	for step := range 400 {
+		b.Reset()
+		for range rng.IntN(12) {
+			s := rng.IntN(20)
+			g := strconv.Itoa(s % 3)
+			if step > 200 { // groups come and go
+				g = strconv.Itoa(s%3 + 3*(step/100))
 			}
-			a, err := New(cfg, Options{})
-			if err != nil {
-				t.Fatal(err)
+			b.StartSeries()
+			b.AddLabel(batch.MetricName, "m")
+			b.AddLabel("g", g)
+			b.AddLabel("s", strconv.Itoa(s))
+			for range 1 + rng.IntN(3) {
+				ts := now - rng.Int64N(spread) + int64(rng.IntN(100))
+				v := float64(rng.IntN(8))
+				b.AddSample(ts, v)
+				ref.push(g, "m/"+g+"/"+strconv.Itoa(s), ts, v, now)
 			}
-			ref := &refModel{intervalMs: 1000, latenessMs: 500, flushedTo: math.MinInt64,
-				windows: map[refKey][]refSample{}, base: map[string]refSample{}, total: map[string]float64{}}
-			rng := rand.New(rand.NewPCG(seed, 99))
-			b := &batch.Batch{}
-			out := &batch.Batch{}
-			now := int64(1_700_000_000_000)
-			compared := 0
-			for step := range 400 {
-				b.Reset()
-				for range rng.IntN(12) {
-					s := rng.IntN(20)
-					g := strconv.Itoa(s % 3)
-					if step > 200 { // groups come and go
-						g = strconv.Itoa(s%3 + 3*(step/100))
-					}
-					b.StartSeries()
-					b.AddLabel(batch.MetricName, "m")
-					b.AddLabel("g", g)
-					b.AddLabel("s", strconv.Itoa(s))
-					for range 1 + rng.IntN(3) {
-						ts := now - int64(rng.IntN(1800)) + int64(rng.IntN(100))
-						v := float64(rng.IntN(8))
-						b.AddSample(ts, v)
-						ref.push(g, "m/"+g+"/"+strconv.Itoa(s), ts, v, now)
-					}
-					b.FinishSeries()
-				}
-				a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(now))
-				now += int64(50 + rng.IntN(200))
-				if rng.IntN(3) == 0 {
-					continue
-				}
-				out.Reset()
-				a.Flush(time.UnixMilli(now), false, out)
-				want := ref.flush(now)
-				got := map[string]float64{}
-				for i := range out.Series {
-					s := &out.Series[i]
-					got[fmt.Sprintf("%s %d", formatSeries(s), s.Samples[0].Timestamp)] = s.Samples[0].Value
-				}
-				compared += len(want)
-				for k, w := range want {
-					g, ok := got[k]
-					if !ok {
-						t.Errorf("step %d: missing %s (want %g)", step, k, w)
-						continue
-					}
-					if math.Abs(g-w) > 1e-9*max(1, math.Abs(w)) {
-						t.Errorf("step %d: %s = %g, want %g", step, k, g, w)
-					}
-				}
-				for k, g := range got {
-					if _, ok := want[k]; !ok {
-						t.Errorf("step %d: unexpected %s = %g", step, k, g)
-					}
-				}
+			b.FinishSeries()
+		}
+		a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(now))
+		now += int64(50 + rng.IntN(200))
+		if rng.IntN(3) == 0 {
+			continue
+		}
+		out.Reset()
+		a.Flush(time.UnixMilli(now), false, out)
+		want := ref.flush(now)
+		got := map[string]float64{}
+		for i := range out.Series {
+			s := &out.Series[i]
+			got[fmt.Sprintf("%s %d", formatSeries(s), s.Samples[0].Timestamp)] = s.Samples[0].Value
+		}
+		compared += len(want)
+		for k, w := range want {
+			g, ok := got[k]
+			if !ok {
+				t.Errorf("step %d: missing %s (want %g)", step, k, w)
+				continue
 			}
-			if compared < 1000 {
-				t.Errorf("only %d outputs compared", compared)
+			if math.Abs(g-w) > 1e-9*max(1, math.Abs(w)) {
+				t.Errorf("step %d: %s = %g, want %g", step, k, g, w)
 			}
-		})
+		}
+		for k, g := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("step %d: unexpected %s = %g", step, k, g)
+			}
+		}
+	}
+	if compared < 1000 {
+		t.Errorf("only %d outputs compared", compared)
 	}
 }

@@ -166,7 +166,17 @@ func (b *Batch) Filter(keep func(s *Series) bool) (removedSamples int) {
 func SortLabels(ls []Label) bool {
 	sorted := true
 	for i := 1; i < len(ls); i++ {
-		if ls[i-1].Name >= ls[i].Name {
+		a, b := ls[i-1].Name, ls[i].Name
+		// Most neighbours differ in their first byte: decide without
+		// calling the runtime's string comparison.
+		if len(a) > 0 && len(b) > 0 && a[0] != b[0] {
+			if a[0] > b[0] {
+				sorted = false
+				break
+			}
+			continue
+		}
+		if a >= b {
 			sorted = false
 			break
 		}

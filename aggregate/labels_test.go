@@ -1,0 +1,68 @@
+package aggregate
+
+import (
+	"slices"
+	"strconv"
+	"testing"
+
+	"github.com/premetrics/premetrics/batch"
+)
+
+func testOutNames(metric string) []string { return []string{metric + ":out"} }
+
+// Packed labels decode to what was packed, whether their strings are
+// interned or inline, and equal compares them exactly.
+func TestPackRoundTrip(t *testing.T) {
+	sy := newSymbols()
+	sets := [][]batch.Label{
+		{{Name: "__name__", Value: "m"}},
+		{{Name: "__name__", Value: ""}},
+		{{Name: "A", Value: "upper"}, {Name: "__name__", Value: "m"}, {Name: "region", Value: "eu"}},
+		{{Name: "__name__", Value: "m"}, {Name: "id", Value: string(make([]byte, 300))}},
+	}
+	for i := range 2 * maxValuesPerName { // the id label stops interning values
+		sets = append(sets, []batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: "v" + strconv.Itoa(i)}})
+	}
+	packed := make([]string, len(sets))
+	for i, ls := range sets {
+		packed[i] = sy.pack(ls, testOutNames)
+	}
+	for i, ls := range sets {
+		got, nameIdx, sym := sy.unpack(packed[i], nil)
+		if !slices.Equal(got, ls) {
+			t.Errorf("set %d: unpack = %v, want %v", i, got, ls)
+		}
+		if got[nameIdx].Name != batch.MetricName || sym == nil || sym.out[0] != got[nameIdx].Value+":out" {
+			t.Errorf("set %d: nameIdx %d, symbol %v", i, nameIdx, sym)
+		}
+		if !sy.equal(packed[i], ls) {
+			t.Errorf("set %d: not equal to itself", i)
+		}
+		for j, other := range sets {
+			if j != i && sy.equal(packed[i], other) {
+				t.Errorf("set %d equals set %d", i, j)
+			}
+		}
+	}
+	if n := sy.perName[sy.values.ids["id"]]; n != maxValuesPerName {
+		t.Errorf("interned %d id values, want %d", n, maxValuesPerName)
+	}
+	if _, ok := sy.values.ids["v"+strconv.Itoa(2*maxValuesPerName-1)]; ok {
+		t.Errorf("an id value beyond the per-name budget was interned")
+	}
+}
+
+// A full metric table keeps working: new names are stored inline and
+// their output names computed at emission.
+func TestPackFullSymbolTable(t *testing.T) {
+	sy := newSymbols()
+	for i := range symMax {
+		sy.pack([]batch.Label{{Name: "__name__", Value: "m" + strconv.Itoa(i)}}, testOutNames)
+	}
+	ls := []batch.Label{{Name: "__name__", Value: "new"}, {Name: "x", Value: "y"}}
+	p := sy.pack(ls, testOutNames)
+	got, _, sym := sy.unpack(p, nil)
+	if sym != nil || !slices.Equal(got, ls) || !sy.equal(p, ls) {
+		t.Errorf("unpack = %v, %v; want %v inline", got, sym, ls)
+	}
+}

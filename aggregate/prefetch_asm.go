@@ -1,0 +1,12 @@
+//go:build amd64 || arm64
+
+package aggregate
+
+import "unsafe"
+
+// prefetch asks the CPU to load the cache line at p without waiting for
+// it (PREFETCHT0, PRFM PLDL1KEEP). It never faults and has no effect on
+// program state.
+//
+//go:noescape
+func prefetch(p unsafe.Pointer)

@@ -1,0 +1,85 @@
+package aggregate
+
+// sweep forgets, as of nowMs, the groups that have no window open and
+// have seen no sample for staleness_interval, the counter baselines of
+// input series idle as long, and the count_series memberships of input
+// series whose latest window is closed.
+// It compacts the shard's group storage when most ids are free. The
+// caller holds sh.mu.
+func (a *Aggregator) sweep(sh *shard, nowMs int64) {
+	cutoff := nowMs - a.stalenessMs
+	base := sh.clockBase
+	stale := func(lastSeen int32) bool { return base+(int64(lastSeen)+1)*1000 <= cutoff }
+	k := a.slotsK
+	for gid := range sh.groups {
+		g := &sh.groups[gid]
+		if g.labels == "" || !stale(g.lastSeen) || sh.live(uint32(gid), k) {
+			continue
+		}
+		a.releaseGroup(g.overflow())
+		sh.removeGroup(uint32(gid))
+	}
+	if sh.counters.len() > 0 {
+		removed := sh.counters.sweep(func(_ uint64, r *counterRec) bool { return stale(r.lastSeen) })
+		a.nCounters.Add(-int64(removed))
+	}
+	iv := a.intervalMs
+	if sh.counted.len() > 0 {
+		wm := sh.watermark
+		removed := sh.counted.sweep(func(_ uint64, r *countRec) bool {
+			return (r.win+1)*iv <= wm // its latest window is closed: nothing left to deduplicate
+		})
+		a.nCounted.Add(-int64(removed))
+	}
+	for w := range sh.countSpill {
+		if (w+1)*iv <= sh.watermark {
+			delete(sh.countSpill, w)
+		}
+	}
+	if len(sh.groups) > compactMinGroups && sh.nGroups*4 < len(sh.groups) {
+		a.compact(sh)
+	}
+}
+
+// compact renumbers the groups of sh densely, moving their slots, so the
+// storage of a burst of forgotten groups is released.
+func (a *Aggregator) compact(sh *shard) {
+	k, l := a.slotsK, &a.layout
+	n := sh.nGroups
+	newID := make([]uint32, len(sh.groups))
+	groups := make([]groupRec, 0, n+n/8)
+	var totals []float64
+	if l.total {
+		totals = make([]float64, 0, n+n/8)
+	}
+	slots := newSlotStore(l)
+	slots.grow(n*k, l)
+	for gid := range sh.groups {
+		g := &sh.groups[gid]
+		if g.labels == "" {
+			continue
+		}
+		ng := len(groups)
+		newID[gid] = uint32(ng)
+		groups = append(groups, *g)
+		for j := range k {
+			slots.move(ng*k+j, &sh.slots, gid*k+j)
+		}
+		if l.total {
+			totals = append(totals, sh.totals[gid])
+		}
+	}
+	if len(sh.extra) > 0 {
+		extra := make(map[extraKey]uint32, len(sh.extra))
+		for key, i := range sh.extra {
+			key.gid = newID[key.gid]
+			extra[key] = i
+		}
+		sh.extra = extra
+	}
+	sh.groups, sh.slots, sh.totals, sh.freeGids = groups, slots, totals, nil
+	sh.index.reset()
+	for gid := range groups {
+		sh.index.insert(groups[gid].hash, uint32(gid))
+	}
+}
