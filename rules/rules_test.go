@@ -4,10 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/model/relabel"
-	"gopkg.in/yaml.v3"
-
 	"github.com/premetrics/premetrics/batch"
 )
 
@@ -38,6 +34,27 @@ func TestSelector(t *testing.T) {
 		{expr: `vehicle_rpm < 10`, matches: true, keep: map[float64]bool{10: false, 9: true}},
 		{expr: `vehicle_rpm <= 10`, matches: true, keep: map[float64]bool{10: true, 11: false}},
 		{expr: `vehicle_rpm == 3`, matches: true, keep: map[float64]bool{3: true, 4: false}},
+	}
+	// An upper-case label name sorts before __name__.
+	upper := lbls("__name__", "vehicle_rpm", "Zone", "a", "region", "UK")
+	for _, c := range []struct {
+		expr    string
+		matches bool
+	}{
+		{`vehicle_rpm{Zone="a"}`, true},
+		{`vehicle_rpm{Zone="b"}`, false},
+		{`other{Zone="a"}`, false},
+		{`{__name__="vehicle_rpm", __name__=~"vehicle_.*", region=~"U.*"}`, true},
+		{`{__name__="vehicle_rpm", __name__!="vehicle_rpm"}`, false},
+		{`{__name__=~"vehicle_.*", Zone!="a"}`, false},
+	} {
+		s, err := CompileSelector(c.expr)
+		if err != nil {
+			t.Fatalf("%s: %v", c.expr, err)
+		}
+		if got := s.Matches(upper); got != c.matches {
+			t.Errorf("%s on %s: Matches = %v, want %v", c.expr, batch.String(upper), got, c.matches)
+		}
 	}
 	for _, c := range cases {
 		s, err := CompileSelector(c.expr)
@@ -75,122 +92,28 @@ func TestSelectorErrors(t *testing.T) {
 	}
 }
 
-// TestRelabelMatchesPrometheus runs every action through Apply and through
-// Prometheus' own path (a builder over sorted labels.Labels) and requires
-// identical results.
-func TestRelabelMatchesPrometheus(t *testing.T) {
-	cases := map[string]string{
-		"replace": `
-- source_labels: [vehicle_id, region]
-  separator: ";"
-  regex: "V(\\d{3}).*;(.*)"
-  target_label: short
-  replacement: "$1-$2"`,
-		"keep":      `[{source_labels: [region], regex: "UK|US", action: keep}]`,
-		"drop":      `[{source_labels: [region], regex: "UK", action: drop}]`,
-		"keepequal": `[{source_labels: [region], target_label: home, action: keepequal}]`,
-		"dropequal": `[{source_labels: [region], target_label: home, action: dropequal}]`,
-		"hashmod":   `[{source_labels: [vehicle_id], modulus: 8, target_label: shard, action: hashmod}]`,
-		"labelmap":  `[{regex: "meta_(.*)", replacement: "m_$1", action: labelmap}]`,
-		"labeldrop": `[{regex: "meta_.*|engine", action: labeldrop}]`,
-		"labelkeep": `[{regex: "__name__|region", action: labelkeep}]`,
-		"lowercase": `[{source_labels: [region], target_label: region_lc, action: lowercase}]`,
-		"uppercase": `[{source_labels: [engine], target_label: engine, action: uppercase}]`,
-		"chain": `
-- {source_labels: [__name__], regex: "vehicle_(.*)", target_label: __name__, replacement: "car_$1"}
-- {regex: "meta_.*", action: labeldrop}
-- {source_labels: [engine], regex: "", action: drop}`,
-		"empty-value-removes": `[{target_label: engine, replacement: ""}]`,
-	}
-	inputs := [][]batch.Label{
-		lbls("__name__", "vehicle_rpm", "vehicle_id", "V0000012345", "region", "UK", "home", "UK", "engine", "ic", "meta_x", "1"),
-		lbls("__name__", "vehicle_rpm", "vehicle_id", "V0000099999", "region", "US", "home", "UK"),
-		lbls("__name__", "vehicle_warnings", "vehicle_id", "V0000000001", "region", "Japan", "engine", "electric"),
-	}
-	for name, y := range cases {
-		var cfgs []*relabel.Config
-		if err := yaml.Unmarshal([]byte(y), &cfgs); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		r, err := CompileRelabel(cfgs)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for _, in := range inputs {
-			pl := labels.NewScratchBuilder(len(in))
-			for _, l := range in {
-				pl.Add(l.Name, l.Value)
-			}
-			ref := labels.NewBuilder(pl.Labels())
-			wantKeep := relabel.ProcessBuilder(ref, cfgs...)
-			want := ref.Labels()
-			got, gotKeep := r.Apply(in, nil)
-			if gotKeep != wantKeep {
-				t.Errorf("%s %s: keep = %v, want %v", name, batch.String(in), gotKeep, wantKeep)
-				continue
-			}
-			if !gotKeep {
-				continue
-			}
-			var wantLs []batch.Label
-			want.Range(func(l labels.Label) { wantLs = append(wantLs, batch.Label{Name: l.Name, Value: l.Value}) })
-			if batch.String(got) != batch.String(wantLs) || len(got) != len(wantLs) {
-				t.Errorf("%s: got %s, want %s", name, batch.String(got), batch.String(wantLs))
-			}
-		}
-	}
-}
-
-func TestRelabelValidateNamesEntry(t *testing.T) {
-	var cfgs []*relabel.Config
-	if err := yaml.Unmarshal([]byte(`[{action: keep, regex: a}, {action: hashmod, target_label: x}]`), &cfgs); err != nil {
-		t.Fatal(err)
-	}
-	_, err := CompileRelabel(cfgs)
-	if err == nil || !strings.Contains(err.Error(), "[1]: relabel configuration for hashmod requires non-zero modulus") {
-		t.Fatalf("error = %v", err)
-	}
-}
-
-func TestNilRelabelerKeepsSeries(t *testing.T) {
-	r, err := CompileRelabel(nil)
-	if err != nil || r != nil {
-		t.Fatalf("CompileRelabel(nil) = %v, %v", r, err)
-	}
-	in := lbls("__name__", "a")
-	out, keep := r.Apply(in, nil)
-	if !keep || &out[0] != &in[0] {
-		t.Fatalf("nil relabeler changed the series")
-	}
-}
-
-func BenchmarkRelabel(b *testing.B) {
-	var cfgs []*relabel.Config
-	if err := yaml.Unmarshal([]byte(`[{regex: "meta_.*", action: labeldrop}, {source_labels: [region], regex: "UK|US|Japan", action: keep}]`), &cfgs); err != nil {
-		b.Fatal(err)
-	}
-	r, err := CompileRelabel(cfgs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	in := lbls("__name__", "vehicle_rpm", "vehicle_id", "V0000012345", "region", "UK", "engine", "ic", "meta_x", "1")
-	dst := make([]batch.Label, 0, 16)
-	b.ReportAllocs()
-	for b.Loop() {
-		dst, _ = r.Apply(in, dst)
-	}
-}
-
+// BenchmarkSelector measures a selector on a series it matches and on a
+// series of another metric (most series, for most aggregations).
 func BenchmarkSelector(b *testing.B) {
 	s, err := CompileSelector(`vehicle_rpm{region=~"UK|US"} != 0`)
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := lbls("__name__", "vehicle_rpm", "vehicle_id", "V0000012345", "region", "UK", "engine", "ic")
-	b.ReportAllocs()
-	for b.Loop() {
-		if !s.Matches(in) || !s.Keep(1) {
-			b.Fatal("no match")
-		}
+	for _, c := range []struct {
+		name string
+		in   []batch.Label
+		want bool
+	}{
+		{"match", lbls("__name__", "vehicle_rpm", "vehicle_id", "V0000012345", "region", "UK", "engine", "ic"), true},
+		{"other_metric", lbls("__name__", "vehicle_speed", "vehicle_id", "V0000012345", "region", "UK", "engine", "ic"), false},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if s.Matches(c.in) != c.want || !s.Keep(1) {
+					b.Fatal("wrong result")
+				}
+			}
+		})
 	}
 }

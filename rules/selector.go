@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
@@ -12,9 +13,12 @@ import (
 // Selector matches series by PromQL label matchers and, optionally, samples
 // by comparing their value with a constant.
 type Selector struct {
-	expr     string
-	matchers []*labels.Matcher
-	cmp      parser.ItemType // 0 when there is no comparison
+	expr string
+	// name is the metric name an equality matcher fixes ("" if none); it is
+	// tested first, since most series of other metrics fail on it.
+	name     string
+	matchers []*labels.Matcher // the others, cheapest first
+	cmp      parser.ItemType   // 0 when there is no comparison
 	operand  float64
 }
 
@@ -52,12 +56,39 @@ func CompileSelector(expr string) (*Selector, error) {
 	if vs, ok := node.(*parser.VectorSelector); ok && (vs.OriginalOffset != 0 || vs.Timestamp != nil || vs.StartOrEnd != 0) {
 		return nil, fmt.Errorf("cannot parse selector %q: offset and @ modifiers are not allowed", expr)
 	}
+	s.orderMatchers()
 	return s, nil
+}
+
+// orderMatchers takes out the metric name equality and sorts the other
+// matchers cheapest first: all must match, so the order is free.
+func (s *Selector) orderMatchers() {
+	ms := make([]*labels.Matcher, 0, len(s.matchers))
+	for _, m := range s.matchers {
+		if s.name == "" && m.Name == batch.MetricName && m.Type == labels.MatchEqual && m.Value != "" {
+			s.name = m.Value
+			continue
+		}
+		ms = append(ms, m)
+	}
+	cost := map[labels.MatchType]int{labels.MatchEqual: 0, labels.MatchNotEqual: 1, labels.MatchRegexp: 2, labels.MatchNotRegexp: 3}
+	slices.SortStableFunc(ms, func(a, b *labels.Matcher) int { return cost[a.Type] - cost[b.Type] })
+	s.matchers = ms
 }
 
 // Matches reports whether the series with labels ls is selected. A matcher
 // on a missing label sees the empty string, as in PromQL.
 func (s *Selector) Matches(ls []batch.Label) bool {
+	if s.name != "" {
+		// __name__ sorts before lower-case names: usually the first label.
+		if len(ls) > 0 && ls[0].Name == batch.MetricName {
+			if ls[0].Value != s.name {
+				return false
+			}
+		} else if batch.Get(ls, batch.MetricName) != s.name {
+			return false
+		}
+	}
 	for _, m := range s.matchers {
 		if !m.Matches(batch.Get(ls, m.Name)) {
 			return false
@@ -92,14 +123,7 @@ func (s *Selector) Keep(v float64) bool {
 func (s *Selector) HasComparison() bool { return s.cmp != 0 }
 
 // MetricName returns the metric name an equality matcher fixes, or "".
-func (s *Selector) MetricName() string {
-	for _, m := range s.matchers {
-		if m.Name == batch.MetricName && m.Type == labels.MatchEqual {
-			return m.Value
-		}
-	}
-	return ""
-}
+func (s *Selector) MetricName() string { return s.name }
 
 // String returns the expression the selector was compiled from.
 func (s *Selector) String() string { return s.expr }
