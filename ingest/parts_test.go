@@ -44,20 +44,25 @@ func TestParseRemoteWriteType(t *testing.T) {
 
 func TestReadBody(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789"), 1000)
-	for _, hint := range []int64{-1, 0, 10, int64(len(data))} {
-		got, err := readBody(make([]byte, 3, 5), iotest.OneByteReader(bytes.NewReader(data)), hint)
+	n := int64(len(data))
+	for _, hint := range []int64{-1, 0, 10, n} {
+		got, err := readBody(make([]byte, 3, 5), iotest.OneByteReader(bytes.NewReader(data)), hint, n)
 		if err != nil || !bytes.Equal(got, data) {
 			t.Errorf("hint %d: %d bytes, err %v", hint, len(got), err)
 		}
 	}
 	buf := make([]byte, 0, len(data)+1)
-	got, err := readBody(buf, bytes.NewReader(data), int64(len(data)))
+	got, err := readBody(buf, bytes.NewReader(data), n, n)
 	if err != nil || &got[0] != &buf[:1][0] {
 		t.Errorf("a buffer with room was not reused (err %v)", err)
 	}
 	boom := errors.New("boom")
-	if _, err := readBody(nil, iotest.ErrReader(boom), -1); !errors.Is(err, boom) {
+	if _, err := readBody(nil, iotest.ErrReader(boom), -1, n); !errors.Is(err, boom) {
 		t.Errorf("got %v", err)
+	}
+	// A body longer than its Content-Length is not read beyond it.
+	if got, err := readBody(nil, bytes.NewReader(data), 10, 10); !errors.Is(err, errBodyTooLong) || len(got) > len(data) {
+		t.Errorf("longer body: %d bytes, err %v", len(got), err)
 	}
 }
 

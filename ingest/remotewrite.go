@@ -120,7 +120,16 @@ func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 
 	st := h.pool.Get().(*rwState)
 	defer h.pool.Put(st)
-	body, err := readBody(st.body, http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes), r.ContentLength)
+	// A declared Content-Length was checked against the limit above, and
+	// readBody reads no more than that; only a body of unknown length
+	// needs http.MaxBytesReader (which also makes the server close the
+	// connection), so the common request allocates no reader.
+	var src io.Reader = r.Body
+	limit := r.ContentLength
+	if limit < 0 {
+		src, limit = http.MaxBytesReader(w, r.Body, h.cfg.MaxRequestBytes), h.cfg.MaxRequestBytes
+	}
+	body, err := readBody(st.body, src, r.ContentLength, limit)
 	st.body = body[:0]
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -269,9 +278,13 @@ func setRetryAfter(w http.ResponseWriter, d time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
 }
 
+// errBodyTooLong: the body is longer than it may be.
+var errBodyTooLong = errors.New("request body is longer than its Content-Length")
+
 // readBody reads r to EOF into dst[:0], growing it as needed; sizeHint is
-// the Content-Length (-1 when unknown).
-func readBody(dst []byte, r io.Reader, sizeHint int64) ([]byte, error) {
+// the Content-Length (-1 when unknown). More than limit bytes is
+// errBodyTooLong.
+func readBody(dst []byte, r io.Reader, sizeHint, limit int64) ([]byte, error) {
 	dst = dst[:0]
 	if sizeHint >= 0 {
 		// One spare byte so the final read that returns EOF needs no growth.
@@ -283,6 +296,9 @@ func readBody(dst []byte, r io.Reader, sizeHint int64) ([]byte, error) {
 		}
 		n, err := r.Read(dst[len(dst):cap(dst)])
 		dst = dst[:len(dst)+n]
+		if int64(len(dst)) > limit {
+			return dst, errBodyTooLong
+		}
 		if err == io.EOF {
 			return dst, nil
 		}

@@ -102,6 +102,9 @@ func TestRemoteWriteHandlerStatus(t *testing.T) {
 			r.ContentLength = -1
 			r.Body = io.NopCloser(bytes.NewReader(make([]byte, 5000)))
 		}), code: 413, body: "request body is over the limit of 4096 bytes (max_request_bytes)\n"},
+		{name: "body longer than its content length", req: post(good, func(r *http.Request) {
+			r.ContentLength = 10
+		}), code: 400, body: "cannot read request body: request body is longer than its Content-Length\n"},
 		{name: "decoded size over limit", req: post(tooBigDecoded), code: 413,
 			body: "cannot decode request: decoded body would be 9000 bytes, limit 8192 (max_decoded_bytes)\n"},
 		{name: "unsupported encoding", req: post(good, header("Content-Encoding", "gzip")), code: 415,

@@ -11,6 +11,11 @@
 //	                                              ▼
 //	                                   every remote_write queue
 //
+// The global relabeling edits each series' labels in place
+// (rules.Relabeler.ApplyInPlace): dropping labels or series, or replacing
+// values, copies nothing; only a series that gains a label is copied into
+// the batch's arena.
+//
 // Ingest is synchronous: when it returns, the batch's samples are in
 // aggregation state or buffered in the outbound queues, and the caller
 // may reuse the batch.

@@ -50,8 +50,6 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 	defer p.flush.Unlock()
 	out := batch.GetBatch()
 	defer batch.PutBatch(out)
-	chained := batch.GetBatch()
-	defer batch.PutBatch(chained)
 	sc := p.scratch.Get().(*scratch)
 	defer p.scratch.Put(sc)
 
@@ -64,14 +62,17 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 		}
 		sc.marks = resetMarks(sc.marks, len(out.Series))
 		if i+1 < len(aggs) {
-			chained.Reset()
+			// Downstream, an output stamped with its window end belongs to
+			// the window that contains end-1ms: shift in place (Push does
+			// not modify or keep the batch) and shift back for the sinks.
 			// Judge lateness downstream as of the upstream window end, not
 			// the flush time: a downstream window is late for an upstream
 			// output only if it was emitted already (see the package doc).
-			due := time.UnixMilli(chainCopy(out, chained))
+			due := time.UnixMilli(shiftTimestamps(out, -1))
 			for _, down := range aggs[i+1:] {
-				down.Push(chained, sc.marks, due)
+				down.Push(out, sc.marks, due)
 			}
+			shiftTimestamps(out, 1)
 		}
 		// Outputs leave unless a later aggregation consumed them.
 		if p.forward(out, sc.marks, true) == 0 {
@@ -83,22 +84,16 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 	}
 }
 
-// chainCopy copies src into dst with every timestamp moved 1ms earlier, so
-// an output stamped with its window end falls inside that window. It
-// returns the earliest timestamp of src.
-func chainCopy(src, dst *batch.Batch) (earliest int64) {
+// shiftTimestamps adds delta to every sample timestamp of b and returns
+// the earliest timestamp before the shift.
+func shiftTimestamps(b *batch.Batch, delta int64) (earliest int64) {
 	earliest = math.MaxInt64
-	for i := range src.Series {
-		s := &src.Series[i]
-		dst.StartSeries()
-		for _, l := range s.Labels {
-			dst.AddLabel(l.Name, l.Value)
+	for i := range b.Series {
+		ss := b.Series[i].Samples
+		for j := range ss {
+			earliest = min(earliest, ss[j].Timestamp)
+			ss[j].Timestamp += delta
 		}
-		for _, smp := range s.Samples {
-			dst.AddSample(smp.Timestamp-1, smp.Value)
-			earliest = min(earliest, smp.Timestamp)
-		}
-		dst.FinishSeries()
 	}
 	return earliest
 }

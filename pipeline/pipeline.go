@@ -107,17 +107,24 @@ func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
 	return p.send(ctx, b)
 }
 
-// relabel applies the global relabel rules to every series of b in place.
+// relabel applies the global relabel rules to every series of b in place:
+// labels are removed and replaced within the series' own labels, and only
+// a series that gains a label is copied into b's arena.
 func (p *Pipeline) relabel(b *batch.Batch, sc *scratch) {
 	for i := range b.Series {
-		out, keep := p.opts.Relabel.Apply(b.Series[i].Labels, sc.labels)
-		sc.labels = out[:0]
-		if !keep {
-			b.Series[i].Labels = nil
-			continue
+		s := &b.Series[i]
+		out, inBuf, keep := p.opts.Relabel.ApplyInPlace(s.Labels, sc.labels)
+		switch {
+		case !keep:
+			s.Labels = nil
+		case inBuf:
+			sc.labels = out[:0]
+			b.SetLabels(i, out)
+		default:
+			s.Labels = out
 		}
-		b.SetLabels(i, out)
 	}
+	clear(sc.labels[:cap(sc.labels)]) // do not keep b's strings alive in the pool
 	if dropped := b.Filter(func(s *batch.Series) bool { return s.Labels != nil }); dropped > 0 {
 		p.relabelDrops.Add(float64(dropped))
 	}

@@ -221,3 +221,30 @@ func TestLateFlushTickStillChains(t *testing.T) {
 		t.Fatalf("emitted %v, want [%s]", got, want)
 	}
 }
+
+// TestFlushChainsWithoutChangingOutputs: a downstream aggregation sees an
+// upstream output at window end - 1ms (inside the upstream window), while
+// the output it keeps (keep_input) leaves stamped with the window end.
+func TestFlushChainsWithoutChangingOutputs(t *testing.T) {
+	aggs := aggregations(t, `
+- {name: up, match: m, interval: 10s, outputs: [count_samples], lateness: 1s}
+- {name: down, match: 'm:10s_count_samples', interval: 10s, outputs: [last], lateness: 1s, keep_input: true}
+`)
+	s := &sink{}
+	p := New(Options{Aggregations: aggs, Sinks: []Sink{s}})
+	start := time.Now().Truncate(10 * time.Second)
+	if err := p.Ingest(context.Background(), input(start.UnixMilli(), `m{a="1"}`, `m{a="2"}`)); err != nil {
+		t.Fatal(err)
+	}
+	end := start.Add(10 * time.Second)
+	// One flush closes both windows, in config order: down got the output
+	// in its window [start, end), not in the next one.
+	p.Flush(context.Background(), end.Add(time.Second), false)
+	want := []string{
+		fmt.Sprintf(`m:10s_count_samples:10s_last{} 2 @%d`, end.UnixMilli()),
+		fmt.Sprintf(`m:10s_count_samples{} 2 @%d`, end.UnixMilli()),
+	}
+	if got := s.take(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("flushed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

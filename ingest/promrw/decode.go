@@ -133,6 +133,41 @@ func (p *parser) timeSeries(start, end, si int) error {
 	)
 	b.StartSeries()
 	for i := start; i < end; {
+		// Fast path: a label as every sender encodes it, a non-empty
+		// ASCII name and value under 128 bytes each, within the limits:
+		// 0x0a len 0x0a nlen name 0x12 vlen value. Anything else,
+		// including a label that breaks a rule, takes the general path.
+		// ASCII bytes are valid UTF-8, and the framing bytes checked here
+		// are ASCII too, so the check covers data[i:le] at once.
+		if i+4 <= end && data[i] == 0x0a && data[i+1] < 0x80 && data[i+2] == 0x0a && data[i+3]-1 < 0x7f && pr.reason == ReasonNone {
+			le := i + 2 + int(data[i+1])
+			ne := i + 4 + int(data[i+3])
+			if ne+2 <= le && le <= end && data[ne] == 0x12 && data[ne+1]-1 < 0x7f && ne+2+int(data[ne+1]) == le &&
+				(lim.MaxLabelsPerSeries <= 0 || kept < lim.MaxLabelsPerSeries) &&
+				(lim.MaxLabelNameLength <= 0 || ne-i-4 <= lim.MaxLabelNameLength) &&
+				(lim.MaxLabelValueLength <= 0 || le-ne-2 <= lim.MaxLabelValueLength) &&
+				isASCII(data[i:le]) {
+				name := aliasString(data[i+4 : ne])
+				labels++
+				kept++
+				hasName = hasName || name == metricNameLabel
+				b.AddLabel(name, aliasString(data[ne+2:le]))
+				i = le
+				continue
+			}
+		}
+		// Fast path: a sample under 128 bytes (always: 11 to 20 bytes).
+		if i+2 <= end && data[i] == 0x12 && data[i+1] < 0x80 && i+2+int(data[i+1]) <= end {
+			se := i + 2 + int(data[i+1])
+			if ts, v, werr := parseSample(data[i+2:se], i+2); werr == nil {
+				if addSamples {
+					b.AddSample(ts, v)
+				}
+				floats++
+				i = se
+				continue
+			}
+		}
 		num, wt, next, werr := tag(data, i)
 		if werr != nil {
 			b.AbandonSeries()
@@ -376,6 +411,27 @@ func aliasString(b []byte) string {
 
 func protoError(werr *wireError, path string) error {
 	return &Error{Kind: KindProtobuf, Offset: werr.off, Path: path, Msg: werr.msg}
+}
+
+// isASCII reports whether every byte of b is below 0x80, with
+// overlapping word loads instead of a loop over the tail bytes.
+func isASCII(b []byte) bool {
+	n := len(b)
+	switch {
+	case n >= 8:
+		acc := binary.LittleEndian.Uint64(b[n-8:])
+		for i := 0; i+8 <= n; i += 8 {
+			acc |= binary.LittleEndian.Uint64(b[i:])
+		}
+		return acc&0x8080808080808080 == 0
+	case n >= 4:
+		return (binary.LittleEndian.Uint32(b)|binary.LittleEndian.Uint32(b[n-4:]))&0x80808080 == 0
+	}
+	var or byte
+	for _, c := range b {
+		or |= c
+	}
+	return or < 0x80
 }
 
 // validUTF8 is utf8.ValidString with a fast path for the short ASCII

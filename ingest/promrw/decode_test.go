@@ -342,3 +342,54 @@ func TestDecodeZeroAllocSteadyState(t *testing.T) {
 		t.Errorf("%v allocs/op, want 0", allocs)
 	}
 }
+
+// TestDecodeLabelFastPathBoundaries: labels at the limits, longer than a
+// one-byte length, or non-ASCII are decoded like any other; one byte
+// over a limit is rejected (the fast path falls back to the general one).
+func TestDecodeLabelFastPathBoundaries(t *testing.T) {
+	lim := Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 200, MaxDecodedBytes: 1 << 20}
+	long := strings.Repeat("v", 200) // a label message over 127 bytes
+	kept := []prompb.TimeSeries{
+		{Labels: lbls("__name__", "m", "abcdefghijklmnop", "1"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "a", long), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "a", "1", "b", "2", "c", "3"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "région", "Zürich", "z", "日本"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "b", "1", "a", "2"), Samples: smpls(1)}, // unsorted
+		{Labels: lbls("__name__", "m", "a", "é", "b", long, "c", "1"), Samples: smpls(1)},
+	}
+	rejected := []prompb.TimeSeries{
+		{Labels: lbls("__name__", "m", "abcdefghijklmnopq", "1"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "a", long+"v"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "a", "1", "b", "2", "c", "3", "d", "4"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "a", "\x80"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "a\x80", "1"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "a", "1", "a", "2"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "a", "\x80", "b", long, "c", "1"), Samples: smpls(1)},
+		{Labels: lbls("__name__", "m", "b", long, "a", "\x80", "c", "1"), Samples: smpls(1)},
+	}
+	b := &batch.Batch{}
+	var res Result
+	if err := Decode(encode(t, &prompb.WriteRequest{Timeseries: append(kept, rejected...)}), b, lim, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Series != len(kept) || res.RejectedSeries != len(rejected) {
+		t.Fatalf("kept %d, rejected %d series; want %d, %d: %+v", res.Series, res.RejectedSeries, len(kept), len(rejected), res.Rejected)
+	}
+	for i, ts := range kept {
+		want := make([]batch.Label, 0, len(ts.Labels))
+		for _, l := range ts.Labels {
+			want = append(want, batch.Label{Name: l.Name, Value: l.Value})
+		}
+		batch.SortLabels(want)
+		if !reflect.DeepEqual(b.Series[i].Labels, want) {
+			t.Errorf("series %d: got %v, want %v", i, b.Series[i].Labels, want)
+		}
+	}
+	wantReasons := []Reason{ReasonLabelNameTooLong, ReasonLabelValueTooLong, ReasonTooManyLabels, ReasonInvalidLabelValue,
+		ReasonInvalidLabelName, ReasonDuplicateLabel, ReasonInvalidLabelValue, ReasonInvalidLabelValue}
+	for i, r := range res.Rejected {
+		if r.Reason != wantReasons[i] {
+			t.Errorf("rejection %d: %v, want %v", i, r.Reason, wantReasons[i])
+		}
+	}
+}
