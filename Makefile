@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 # Packages whose tests start goroutines; they run under the race detector.
 RACE_PKGS := ./batch/... ./rules/... ./aggregate/... ./remotewrite/... ./ingest/... ./pipeline/...
 
-.PHONY: all build deps demo test unit e2e lint fmt bench clean
+.PHONY: all build deps demo test unit e2e lint fmt loadtest bench bench-go clean
 
 all: build
 
@@ -37,7 +37,22 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-bench:
+# The load generator against a running premetrics (default
+# http://127.0.0.1:9201/api/v1/write), e.g.
+# make loadtest ARGS="-rate 1000000 -duration 60s -series 100000".
+loadtest:
+	$(GO) build -o bin/loadgen ./bench/cmd/loadgen
+	bin/loadgen $(ARGS)
+
+# The benchmark harness: premetrics with bench/bench.yaml, the load
+# generator and a remote-write sink, measured from outside; rewrites its
+# section of bench/RESULTS.md. ARGS="-scenarios a -duration 10s" runs less.
+bench: build
+	$(GO) build -o bin/loadgen ./bench/cmd/loadgen
+	$(GO) run ./bench/cmd/benchharness $(ARGS)
+
+# Go benchmarks of every package.
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 clean:

@@ -1,6 +1,7 @@
 // Command premetrics is the premetrics daemon and its tools.
 //
 //	premetrics run --config.file=FILE [--web.listen-address=ADDR] [--storage.path=DIR]
+//	               [--memory.limit=auto|off|SIZE|PCT%] [--web.enable-pprof]
 //	premetrics check FILE...
 //	premetrics version
 package main

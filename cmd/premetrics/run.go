@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -30,6 +33,8 @@ type runFlags struct {
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
+	enablePprof     bool
+	memoryLimit     string
 }
 
 func runCommand(args []string, stderr io.Writer) int {
@@ -42,6 +47,16 @@ func runCommand(args []string, stderr io.Writer) int {
 	fs.DurationVar(&f.shutdownTimeout, "shutdown.timeout", 30*time.Second, "how long shutdown may take to flush windows and drain remote write queues")
 	fs.StringVar(&f.logLevel, "log.level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log.format", "logfmt", "logfmt or json")
+	fs.BoolVar(&f.enablePprof, "web.enable-pprof", false,
+		"serve Go profiles (net/http/pprof) under /debug/pprof/ on the listen address, e.g.\n"+
+			"go tool pprof http://ADDR/debug/pprof/profile?seconds=30; off by default: profiles\n"+
+			"expose internals and cost CPU while they are taken")
+	fs.StringVar(&f.memoryLimit, "memory.limit", memoryLimitAuto,
+		"soft memory limit of the Go runtime (debug.SetMemoryLimit): the GC works harder as the\n"+
+			"heap nears it instead of letting it grow past. auto: 90% of the cgroup memory limit\n"+
+			"if there is one, unless GOMEMLIMIT is set; off: none; a size (2GiB, 1500MB); or a\n"+
+			"share of the cgroup limit or physical memory (75%). A soft limit: it makes the GC\n"+
+			"collect garbage sooner, it cannot make live data smaller")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -49,6 +64,19 @@ func runCommand(args []string, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, "premetrics:", err)
 		return 2
+	}
+	memLimit, err := resolveMemoryLimit(f.memoryLimit, os.DirFS("/"), os.Getenv)
+	if err != nil {
+		fmt.Fprintln(stderr, "premetrics:", err)
+		return 2
+	}
+	if memLimit.bytes > 0 {
+		debug.SetMemoryLimit(memLimit.bytes)
+	}
+	if limit := debug.SetMemoryLimit(-1); limit != math.MaxInt64 {
+		log.Info("go runtime memory limit", "bytes", limit, "source", memLimit.source)
+	} else {
+		log.Info("no go runtime memory limit", "source", memLimit.source)
 	}
 	if err := run(f, log); err != nil {
 		log.Error("premetrics stopped", "err", err)
@@ -103,22 +131,7 @@ func run(f runFlags, log *slog.Logger) error {
 	}()
 
 	var ready atomic.Bool
-	mux := http.NewServeMux()
-	mux.Handle("/api/v1/write", ingest.NewRemoteWriteHandler(cfg.Server, c.pipeline, obs.ingest, log.With("component", "ingest")))
-	mux.Handle("/metrics", promhttp.HandlerFor(obs.reg, promhttp.HandlerOpts{Registry: obs.reg}))
-	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "premetrics is healthy.")
-	})
-	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
-		if !ready.Load() {
-			http.Error(w, "premetrics is not ready.", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "premetrics is ready.")
-	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, reloadUnsupported, http.StatusNotImplemented)
-	})
+	mux := newMux(cfg, c, obs, log, &ready, f.enablePprof)
 	ln, err := net.Listen("tcp", cfg.Server.ListenAddress)
 	if err != nil {
 		stopFlushing()
@@ -169,4 +182,33 @@ wait:
 	}
 	log.Info("premetrics stopped")
 	return runErr
+}
+
+// newMux returns the daemon's HTTP handler: ingest, self metrics, health,
+// readiness, reload and, with enablePprof, the Go profiles.
+func newMux(cfg *config.Config, c *components, obs *observability, log *slog.Logger, ready *atomic.Bool, enablePprof bool) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle(ingest.RemoteWritePath, ingest.NewRemoteWriteHandler(cfg.Server, c.pipeline, obs.ingest, log.With("component", "ingest")))
+	mux.Handle("/metrics", promhttp.HandlerFor(obs.reg, promhttp.HandlerOpts{Registry: obs.reg}))
+	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "premetrics is healthy.")
+	})
+	mux.HandleFunc("/-/ready", func(w http.ResponseWriter, _ *http.Request) {
+		if !ready.Load() {
+			http.Error(w, "premetrics is not ready.", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "premetrics is ready.")
+	})
+	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, reloadUnsupported, http.StatusNotImplemented)
+	})
+	if enablePprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index) // heap, allocs, goroutine, mutex, block, ...
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	return mux
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/premetrics/premetrics/bench/fleet"
+	"github.com/premetrics/premetrics/bench/loopback"
 )
 
 // options are the command-line settings.
@@ -34,7 +35,7 @@ type options struct {
 }
 
 func (o *options) validate() error {
-	if err := checkLoopback(o.URL); err != nil {
+	if err := loopback.CheckURL(o.URL); err != nil {
 		return err
 	}
 	switch {

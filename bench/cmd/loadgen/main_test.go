@@ -1,0 +1,79 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/premetrics/premetrics/bench/load"
+)
+
+func TestRealMainSendsAndSummarises(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	code := realMain([]string{"-url", srv.URL + "/api/v1/write", "-rate", "2000", "-duration", "1s", "-series", "400",
+		"-batch", "100", "-schema", "generic", "-metrics-per-device", "2", "-progress", "0"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var sum load.Summary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatalf("stdout is not the JSON summary: %v\n%s", err, stdout.String())
+	}
+	if sum.SamplesAccepted != 2000 || sum.Series != 400 || sum.Devices != 200 || sum.Schema != "generic" || sum.PrepareSeconds <= 0 {
+		t.Errorf("summary %+v", sum)
+	}
+	if !strings.Contains(stderr.String(), "loadgen: sent 2000 samples (400 series, 400 distinct) in 20 requests") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+
+	path := filepath.Join(t.TempDir(), "s.json")
+	stdout.Reset()
+	if code := realMain([]string{"-url", srv.URL, "-rate", "100", "-duration", "100ms", "-series", "10", "-summary", path, "-progress", "0"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	if data, err := os.ReadFile(path); err != nil || !json.Valid(data) || stdout.Len() != 0 {
+		t.Errorf("summary file %q (%v), stdout %q", data, err, stdout.String())
+	}
+}
+
+func TestRealMainRejectsBadFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-url", "http://192.0.2.10:9201/api/v1/write"}, "is not a loopback address"},
+		{[]string{"-rate", "0"}, "-rate: must be > 0, got 0"},
+		{[]string{"-schema", "json"}, `-schema: must be "generic" or "fleet", got "json"`},
+		{[]string{"-procs", "0"}, "-procs: must be > 0, got 0"},
+		{[]string{"-batch", "0"}, "-batch: must be > 0, got 0"},
+		{[]string{"extra"}, "unexpected arguments"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := realMain(tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+}
+
+func TestRealMainFailsWhenNothingIsAccepted(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "overloaded", http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	code := realMain([]string{"-url", srv.URL, "-rate", "100", "-duration", "100ms", "-series", "10", "-progress", "0"}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "first 429 answer: overloaded") || !strings.Contains(stderr.String(), "no sample was accepted") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}

@@ -1,0 +1,132 @@
+package load
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/premetrics/premetrics/bench/fleet"
+)
+
+// Schema names of Shape.Schema.
+const (
+	SchemaGeneric = "generic"
+	SchemaFleet   = "fleet"
+)
+
+// Names of the series the schemas generate.
+const (
+	// LabelDevice is the identity label of a generic device.
+	LabelDevice = "device"
+	// LabelExtraPrefix prefixes the extra labels: label_0, label_1, ...
+	LabelExtraPrefix = "label_"
+	// MetricDistance is the counter the fleet schema adds with FleetCounter.
+	MetricDistance = "vehicle_distance_meters_total"
+	// Generic metric names: GenericCounterPrefix + i + "_total" for
+	// counters, GenericGaugePrefix + i for gauges.
+	GenericCounterPrefix = "bench_counter_"
+	GenericGaugePrefix   = "bench_gauge_"
+)
+
+// idDigits is the width of the number in a device identity. With churn the
+// number (generation × devices + device) is rewritten in place, so its
+// width is fixed: 10 digits, like the fleet's vehicle ids.
+const (
+	idDigits = 10
+	maxID    = 10_000_000_000
+)
+
+// Shape describes the series a load generator sends.
+type Shape struct {
+	// Schema is SchemaGeneric or SchemaFleet.
+	Schema string
+	// Series is the number of active series; it is rounded up to whole
+	// devices (see Plan.Series).
+	Series int
+	// MetricsPerDevice (generic) is the number of series per device, one
+	// per metric name.
+	MetricsPerDevice int
+	// CounterFraction (generic) is the fraction of a device's metrics that
+	// are counters; the others are gauges.
+	CounterFraction float64
+	// FleetCounter (fleet) adds a fourth series per vehicle, the counter
+	// vehicle_distance_meters_total.
+	FleetCounter bool
+	// ExtraLabels adds label_0 .. label_<n-1> to every series, each with
+	// LabelValues distinct values of LabelValueLen bytes, fixed per device.
+	ExtraLabels   int
+	LabelValueLen int
+	LabelValues   int
+	// Churn is the fraction of devices replaced by new ones (new identity,
+	// so new series) every ChurnInterval. 0: the same series all along.
+	Churn         float64
+	ChurnInterval time.Duration
+	// ValueTicks is how many sends of a series have distinct gauge values
+	// before the values repeat (the readings are computed before the run).
+	ValueTicks int
+	Seed       uint64
+}
+
+// SeriesPerDevice returns how many series each device has.
+func (s *Shape) SeriesPerDevice() int {
+	if s.Schema == SchemaFleet {
+		if s.FleetCounter {
+			return fleet.SeriesPerReading + 1
+		}
+		return fleet.SeriesPerReading
+	}
+	return s.MetricsPerDevice
+}
+
+// Devices returns the number of devices: Series rounded up to whole devices.
+func (s *Shape) Devices() int {
+	per := s.SeriesPerDevice()
+	if per <= 0 {
+		return 0
+	}
+	return (s.Series + per - 1) / per
+}
+
+// Validate reports every invalid field, naming the flag it comes from.
+func (s *Shape) Validate() error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch s.Schema {
+	case SchemaGeneric:
+		if s.MetricsPerDevice < 1 || s.MetricsPerDevice > 1000 {
+			add("-metrics-per-device: must be in [1, 1000], got %d", s.MetricsPerDevice)
+		}
+		if s.CounterFraction < 0 || s.CounterFraction > 1 {
+			add("-counter-fraction: must be in [0, 1], got %v", s.CounterFraction)
+		}
+	case SchemaFleet:
+	default:
+		add("-schema: must be %q or %q, got %q", SchemaGeneric, SchemaFleet, s.Schema)
+	}
+	if s.Series < 1 {
+		add("-series: must be > 0, got %d", s.Series)
+	} else if s.Series >= maxID {
+		add("-series: must be < %d, got %d", maxID, s.Series)
+	}
+	if s.ExtraLabels < 0 || s.ExtraLabels > 50 {
+		add("-extra-labels: must be in [0, 50], got %d", s.ExtraLabels)
+	}
+	if s.ExtraLabels > 0 {
+		if s.LabelValues < 1 {
+			add("-label-values: must be > 0, got %d", s.LabelValues)
+		}
+		if w := len(fmt.Sprint(max(s.LabelValues-1, 0))); s.LabelValueLen < w || s.LabelValueLen > 1024 {
+			add("-label-value-len: must be in [%d, 1024] (digits of -label-values %d), got %d", w, s.LabelValues, s.LabelValueLen)
+		}
+	}
+	if s.Churn < 0 || s.Churn > 1 {
+		add("-churn: must be in [0, 1], got %v", s.Churn)
+	}
+	if s.Churn > 0 && s.ChurnInterval <= 0 {
+		add("-churn-interval: must be > 0 with -churn, got %s", s.ChurnInterval)
+	}
+	if s.ValueTicks < 1 || s.ValueTicks > 1024 {
+		add("-value-ticks: must be in [1, 1024], got %d", s.ValueTicks)
+	}
+	return errors.Join(errs...)
+}
