@@ -5,6 +5,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/batch"
 )
 
@@ -41,10 +42,17 @@ func (p *Pipeline) nextFlush(now time.Time) time.Time {
 	return next
 }
 
+// flushChunk is how many output series Flush hands downstream at a time:
+// a window of a million groups then needs a batch of this many series,
+// not of every output, and delivery starts while the window is still
+// being emitted.
+const flushChunk = 8192
+
 // Flush emits the windows that are due at now (force: every window whose
 // end has passed, ignoring lateness — used at shutdown), feeding each
-// aggregation's output to the later aggregations and then to the sinks.
-// It blocks while sinks are full, until ctx is done.
+// aggregation's output to the later aggregations and then to the sinks,
+// flushChunk series at a time. It blocks while sinks are full, until ctx
+// is done.
 func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 	p.flush.Lock()
 	defer p.flush.Unlock()
@@ -56,32 +64,42 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 	aggs := p.opts.Aggregations
 	for i, a := range aggs {
 		out.Reset()
-		a.Flush(now, force, out)
-		if len(out.Series) == 0 {
-			continue
-		}
-		sc.marks = resetMarks(sc.marks, len(out.Series))
-		if i+1 < len(aggs) {
-			// Downstream, an output stamped with its window end belongs to
-			// the window that contains end-1ms: shift in place (Push does
-			// not modify or keep the batch) and shift back for the sinks.
-			// Judge lateness downstream as of the upstream window end, not
-			// the flush time: a downstream window is late for an upstream
-			// output only if it was emitted already (see the package doc).
-			due := time.UnixMilli(shiftTimestamps(out, -1))
-			for _, down := range aggs[i+1:] {
-				down.Push(out, sc.marks, due)
+		undelivered := 0
+		var lastErr error
+		a.FlushEach(now, force, out, flushChunk, func(part *batch.Batch) {
+			if err := p.route(ctx, part, aggs[i+1:], sc); err != nil {
+				undelivered += len(part.Series)
+				lastErr = err
 			}
-			shiftTimestamps(out, 1)
-		}
-		// Outputs leave unless a later aggregation consumed them.
-		if p.forward(out, sc.marks, true) == 0 {
-			continue
-		}
-		if err := p.send(ctx, out); err != nil {
-			p.log.Warn("aggregation output not delivered to every remote_write queue", "aggregation", a.Name(), "series", len(out.Series), "err", err)
+		})
+		if lastErr != nil { // once per aggregation and flush, not per part
+			p.log.Warn("aggregation output not delivered to every remote_write queue", "aggregation", a.Name(), "series", undelivered, "err", lastErr)
 		}
 	}
+}
+
+// route hands one part of an aggregation's output to the aggregations
+// after it, then sends what none of them consumed.
+func (p *Pipeline) route(ctx context.Context, out *batch.Batch, downstream []*aggregate.Aggregator, sc *scratch) error {
+	sc.marks = resetMarks(sc.marks, len(out.Series))
+	if len(downstream) > 0 {
+		// Downstream, an output stamped with its window end belongs to
+		// the window that contains end-1ms: shift in place (Push does
+		// not modify or keep the batch) and shift back for the sinks.
+		// Judge lateness downstream as of the upstream window end, not
+		// the flush time: a downstream window is late for an upstream
+		// output only if it was emitted already (see the package doc).
+		due := time.UnixMilli(shiftTimestamps(out, -1))
+		for _, down := range downstream {
+			down.Push(out, sc.marks, due)
+		}
+		shiftTimestamps(out, 1)
+	}
+	// Outputs leave unless a later aggregation consumed them.
+	if p.forward(out, sc.marks, true) == 0 {
+		return nil
+	}
+	return p.send(ctx, out)
 }
 
 // shiftTimestamps adds delta to every sample timestamp of b and returns

@@ -248,3 +248,65 @@ func TestFlushChainsWithoutChangingOutputs(t *testing.T) {
 		t.Fatalf("flushed:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestFlushInPartsChainsEveryOutput: a window with more output series than
+// one flush part reaches the downstream aggregation and the sinks whole,
+// in parts of at most flushChunk series.
+func TestFlushInPartsChainsEveryOutput(t *testing.T) {
+	aggs := aggregations(t, `
+- {name: per_device, match: m, interval: 10s, by: [device], outputs: [last], lateness: 1s}
+- {name: fleet, match: 'm:10s_by_device_last', interval: 10s, outputs: [count_series, sum_samples], lateness: 1s, keep_input: true}
+`)
+	parts := &partSink{}
+	p := New(Options{Aggregations: aggs, Sinks: []Sink{parts}})
+	start := time.Now().Truncate(10 * time.Second)
+	const devices = 2*flushChunk + 100
+	b := &batch.Batch{}
+	for d := range devices {
+		b.StartSeries()
+		b.AddLabel(batch.MetricName, "m")
+		b.AddLabel("device", fmt.Sprintf("d%05d", d))
+		b.AddSample(start.Add(time.Second).UnixMilli(), 2)
+		b.FinishSeries()
+	}
+	if err := p.Ingest(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	p.Flush(context.Background(), start.Add(11*time.Second), false)
+	if parts.largest > flushChunk {
+		t.Errorf("largest part handed to the sink: %d series, want at most %d", parts.largest, flushChunk)
+	}
+	if parts.perDevice != devices {
+		t.Errorf("per-device outputs sent: %d, want %d", parts.perDevice, devices)
+	}
+	want := map[string]float64{"m:10s_by_device_last:10s_count_series": devices, "m:10s_by_device_last:10s_sum_samples": 2 * devices}
+	for name, v := range want {
+		if parts.fleet[name] != v {
+			t.Errorf("%s = %g, want %g", name, parts.fleet[name], v)
+		}
+	}
+}
+
+// partSink records the size of every part and the fleet-wide outputs.
+type partSink struct {
+	largest, perDevice int
+	fleet              map[string]float64
+}
+
+func (s *partSink) Enqueue(_ context.Context, b *batch.Batch) error {
+	s.largest = max(s.largest, len(b.Series))
+	for _, ser := range b.Series {
+		name := batch.Get(ser.Labels, batch.MetricName)
+		if name == "m:10s_by_device_last" {
+			s.perDevice++
+			continue
+		}
+		if s.fleet == nil {
+			s.fleet = map[string]float64{}
+		}
+		s.fleet[name] = ser.Samples[0].Value
+	}
+	return nil
+}
+
+func (s *partSink) Full() bool { return false }

@@ -13,18 +13,28 @@
 //	                                          │
 //	        ┌─────────────────────────────────┼──────────────────────┐
 //	        ▼                                 ▼                      ▼
-//	   shard 0: ring of samples ───► sender goroutine ──► Client.Store (one request at a time)
-//	            interned label sets           │                     ▲
+//	   shard 0: FIFO of blocks ──────► sender goroutine ──► Client.Store (one request at a time)
+//	            (encoded TimeSeries)          │                     ▲
 //	                                          └── retry / split ────┘
 //
 // # Batching and order
 //
-// Each shard has one sender goroutine and sends one request at a time, so
-// the samples of a series (always in the same shard) reach the receiver in
-// the order they were enqueued. A sender sends when its shard holds
-// max_samples_per_send samples, or when batch_send_deadline has passed since
-// the oldest sample in the shard was enqueued. Within a request, the samples
-// of one series form one TimeSeries, series in first-seen order.
+// Enqueue encodes each series it is given at once, as one
+// WriteRequest.timeseries field (a record: the labels and the samples of
+// that call), and appends it to the newest block of the series' shard. A
+// block holds at most max_samples_per_send samples (a call's samples are
+// split over blocks when needed), so a block, its records concatenated, is
+// a WriteRequest body as is: sending only compresses it. Buffered data is
+// thus as compact as the wire format (about 20 bytes per sample plus the
+// label bytes of each record), no label set is kept as Go strings, and
+// nothing is cached between windows.
+//
+// Each shard has one sender goroutine and sends one block at a time, the
+// oldest first, so the samples of a series (always in the same shard)
+// reach the receiver in the order they were enqueued. A sender sends the
+// oldest block when it is full, or when batch_send_deadline has passed
+// since its first record was enqueued. A series enqueued twice before its
+// block leaves appears as two TimeSeries in that request, in order.
 //
 // # Outcomes of a request
 //
@@ -33,17 +43,18 @@
 //	network error, timeout         min_backoff..max_backoff, or exactly the
 //	                               receiver's Retry-After (seconds or HTTP date,
 //	                               at most one hour); retries_total
-//	400                            split the request by series into halves and
-//	                               send each half, recursively; a series that
+//	400                            split the request by record into halves and
+//	                               send each half, recursively; a record that
 //	                               still gets 400 alone is dropped (http_400).
-//	                               A batch of N series costs at most 2N-1 requests.
+//	                               A block of N records costs at most 2N-1 requests.
 //	other 4xx, 3xx, 429 (no retry) drop the request (http_<code>)
 //
 // A sender retries until the request succeeds or Stop's deadline passes.
 // Meanwhile the shard fills up: Full reports true at 90% of capacity (ingest
 // then answers 429), and Enqueue blocks at 100% until its context is done.
 // Nothing grows without bound: a Queue holds at most capacity*max_shards
-// samples, plus at most max(2*capacity, 1024) interned label sets per shard.
+// samples in blocks, and each shard keeps at most 8 emptied blocks for
+// reuse (the rest are freed, so memory shrinks after a burst).
 //
 // # Drops
 //
@@ -61,11 +72,9 @@
 //
 // # Memory ownership
 //
-// Enqueue does not keep the batch or any of its slices: label sets are
-// interned per shard (strings copied once into one allocation per label set
-// and reused while the series keeps arriving), samples are copied into the
-// shard's ring. Encoding uses per-shard buffers; the compressed request
-// handed to Client.Store is valid only during the call.
+// Enqueue does not keep the batch or any of its slices: it encodes them
+// into the shard's blocks. Compression uses a per-shard buffer; the
+// compressed request handed to Client.Store is valid only during the call.
 //
 // # Wire format (hand-written, field numbers of prometheus/prompb)
 //

@@ -22,60 +22,96 @@ const (
 	tagSampleTimestamp        = 2<<3 | 0 // Sample.timestamp, varint
 )
 
-// encoder builds snappy-compressed WriteRequests into buffers it reuses, so
-// encoding does not allocate once the buffers have grown. Not safe for
-// concurrent use; each shard has one.
+// encoder compresses WriteRequests into a buffer it reuses, so sending
+// does not allocate once the buffer has grown. Not safe for concurrent
+// use; each shard's sender has one.
 type encoder struct {
-	pb     []byte
 	snappy []byte
-	sizes  []int // encoded size of each TimeSeries message
 }
 
-// encode returns the compressed WriteRequest holding series[lo:hi]; the
-// samples of series i are samples[offsets[i]:offsets[i+1]]. The result is
-// valid until the next call.
-func (e *encoder) encode(series [][]batch.Label, offsets []int32, samples []batch.Sample, lo, hi int) []byte {
-	e.pb = e.marshal(series, offsets, samples, lo, hi)
-	if n := snappy.MaxEncodedLen(len(e.pb)); cap(e.snappy) < n {
+// compress returns pb snappy-compressed; the result is valid until the
+// next call.
+func (e *encoder) compress(pb []byte) []byte {
+	if n := snappy.MaxEncodedLen(len(pb)); cap(e.snappy) < n {
 		e.snappy = make([]byte, n)
 	}
-	e.snappy = snappy.Encode(e.snappy[:cap(e.snappy)], e.pb)
+	e.snappy = snappy.Encode(e.snappy[:cap(e.snappy)], pb)
 	return e.snappy
 }
 
-// marshal writes the uncompressed WriteRequest into e.pb's storage.
-func (e *encoder) marshal(series [][]batch.Label, offsets []int32, samples []batch.Sample, lo, hi int) []byte {
-	e.sizes = e.sizes[:0]
-	total := 0
-	for i := lo; i < hi; i++ {
-		n := timeSeriesSize(series[i], samples[offsets[i]:offsets[i+1]])
-		e.sizes = append(e.sizes, n)
-		total += fieldSize(n)
+// appendTimeSeries appends one WriteRequest.timeseries field holding ls
+// and samples to buf. Concatenated, such fields are a WriteRequest.
+func appendTimeSeries(buf []byte, ls []batch.Label, samples []batch.Sample) []byte {
+	n := timeSeriesSize(ls, samples)
+	buf = slices.Grow(buf, fieldSize(n))
+	buf = append(buf, tagWriteRequestTimeseries)
+	buf = binary.AppendUvarint(buf, uint64(n))
+	for _, l := range ls {
+		buf = append(buf, tagTimeSeriesLabels)
+		buf = binary.AppendUvarint(buf, uint64(labelSize(l)))
+		buf = appendString(buf, tagLabelName, l.Name)
+		buf = appendString(buf, tagLabelValue, l.Value)
 	}
-	buf := slices.Grow(e.pb[:0], total)
-	for i := lo; i < hi; i++ {
-		buf = append(buf, tagWriteRequestTimeseries)
-		buf = binary.AppendUvarint(buf, uint64(e.sizes[i-lo]))
-		for _, l := range series[i] {
-			buf = append(buf, tagTimeSeriesLabels)
-			buf = binary.AppendUvarint(buf, uint64(labelSize(l)))
-			buf = appendString(buf, tagLabelName, l.Name)
-			buf = appendString(buf, tagLabelValue, l.Value)
+	for _, s := range samples {
+		buf = append(buf, tagTimeSeriesSamples)
+		buf = binary.AppendUvarint(buf, uint64(sampleSize(s)))
+		if v := math.Float64bits(s.Value); v != 0 {
+			buf = append(buf, tagSampleValue)
+			buf = binary.LittleEndian.AppendUint64(buf, v)
 		}
-		for _, s := range samples[offsets[i]:offsets[i+1]] {
-			buf = append(buf, tagTimeSeriesSamples)
-			buf = binary.AppendUvarint(buf, uint64(sampleSize(s)))
-			if v := math.Float64bits(s.Value); v != 0 {
-				buf = append(buf, tagSampleValue)
-				buf = binary.LittleEndian.AppendUint64(buf, v)
-			}
-			if s.Timestamp != 0 {
-				buf = append(buf, tagSampleTimestamp)
-				buf = binary.AppendUvarint(buf, uint64(s.Timestamp))
-			}
+		if s.Timestamp != 0 {
+			buf = append(buf, tagSampleTimestamp)
+			buf = binary.AppendUvarint(buf, uint64(s.Timestamp))
 		}
 	}
 	return buf
+}
+
+// recordSeries returns the labels of the first record in pb, as text, for
+// a log line. pb was written by appendTimeSeries, which puts the labels
+// first and writes only one-byte tags.
+func recordSeries(pb []byte) string {
+	_, ts, _, ok := nextField(pb)
+	if !ok {
+		return "{?}"
+	}
+	var ls []batch.Label
+	for {
+		tag, lb, rest, ok := nextField(ts)
+		if !ok || tag != tagTimeSeriesLabels {
+			break
+		}
+		ts = rest
+		var l batch.Label
+		for len(lb) > 0 {
+			tag, v, rest, ok := nextField(lb)
+			if !ok {
+				break
+			}
+			lb = rest
+			switch tag {
+			case tagLabelName:
+				l.Name = string(v)
+			case tagLabelValue:
+				l.Value = string(v)
+			}
+		}
+		ls = append(ls, l)
+	}
+	return batch.String(ls)
+}
+
+// nextField splits a length-delimited field with a one-byte tag off b.
+func nextField(b []byte) (tag byte, payload, rest []byte, ok bool) {
+	if len(b) < 2 {
+		return 0, nil, nil, false
+	}
+	n, k := binary.Uvarint(b[1:])
+	if k <= 0 || uint64(len(b)-1-k) < n {
+		return 0, nil, nil, false
+	}
+	end := 1 + k + int(n)
+	return b[0], b[1+k : end], b[end:], true
 }
 
 func appendString(buf []byte, tag byte, s string) []byte {

@@ -46,6 +46,20 @@ func grouped(series []batch.Series) ([][]batch.Label, []int32, []batch.Sample) {
 	return ls, offsets, samples
 }
 
+// encode builds the compressed WriteRequest of series[lo:hi] the way a
+// block is sent: one record per series, concatenated, compressed.
+func (e *encoder) encode(series [][]batch.Label, offsets []int32, samples []batch.Sample, lo, hi int) []byte {
+	return e.compress(marshal(nil, series, offsets, samples, lo, hi))
+}
+
+// marshal appends the uncompressed WriteRequest of series[lo:hi] to dst.
+func marshal(dst []byte, series [][]batch.Label, offsets []int32, samples []batch.Sample, lo, hi int) []byte {
+	for i := lo; i < hi; i++ {
+		dst = appendTimeSeries(dst, series[i], samples[offsets[i]:offsets[i+1]])
+	}
+	return dst
+}
+
 func TestEncodeMatchesPrompb(t *testing.T) {
 	series := []batch.Series{
 		{
@@ -103,7 +117,7 @@ func TestEncodeMatchesPrompb(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := e.marshal(ls2, off2, smp2, 0, 2); string(got) != string(wantBytes) {
+	if got := marshal(nil, ls2, off2, smp2, 0, 2); string(got) != string(wantBytes) {
 		t.Errorf("marshal differs from prompb:\n got %x\nwant %x", got, wantBytes)
 	}
 }
@@ -163,12 +177,14 @@ func benchSeries(n, k int) []batch.Series {
 func BenchmarkEncode(b *testing.B) {
 	ls, offsets, samples := grouped(benchSeries(1000, 2)) // 2000 samples: one max_samples_per_send batch
 	var e encoder
-	e.encode(ls, offsets, samples, 0, len(ls))
-	b.SetBytes(int64(len(e.pb)))
+	pb := marshal(nil, ls, offsets, samples, 0, len(ls))
+	e.compress(pb)
+	b.SetBytes(int64(len(pb)))
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		e.encode(ls, offsets, samples, 0, len(ls))
+		pb = marshal(pb[:0], ls, offsets, samples, 0, len(ls))
+		e.compress(pb)
 	}
 	b.ReportMetric(float64(len(samples)), "samples/op")
 }

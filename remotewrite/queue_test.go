@@ -196,19 +196,26 @@ func TestBatchSendDeadlineFlush(t *testing.T) {
 			t.Fatalf("calls = %+v, want one of 50 at 5s", calls)
 		}
 
-		// The samples of a series form one TimeSeries per request, even when
-		// other series were enqueued in between, in enqueue order.
+		// Each Enqueue of a series is one TimeSeries; within a request the
+		// TimeSeries keep enqueue order, so a series' samples stay in order.
 		first := fc.Calls()[0]
-		if len(first.series) != 3 {
-			t.Fatalf("first request has %d TimeSeries, want 3", len(first.series))
+		if len(first.series) != 4 {
+			t.Fatalf("first request has %d TimeSeries, want 4", len(first.series))
 		}
-		s0 := first.series[0]
-		if batch.String(s0.Labels) != seriesName(0) || len(s0.Samples) != 15 {
-			t.Fatalf("first TimeSeries %s has %d samples, want %s with 15", batch.String(s0.Labels), len(s0.Samples), seriesName(0))
+		var ts0 []int64
+		for _, s := range first.series {
+			if batch.String(s.Labels) == seriesName(0) {
+				for _, x := range s.Samples {
+					ts0 = append(ts0, x.Timestamp)
+				}
+			}
 		}
-		for i, x := range s0.Samples {
-			if x.Timestamp != int64(i) {
-				t.Errorf("sample %d has timestamp %d", i, x.Timestamp)
+		if len(ts0) != 15 {
+			t.Fatalf("%s has %d samples in the first request, want 15", seriesName(0), len(ts0))
+		}
+		for i, ts := range ts0 {
+			if ts != int64(i) {
+				t.Errorf("sample %d of %s has timestamp %d", i, seriesName(0), ts)
 			}
 		}
 	})
@@ -585,38 +592,54 @@ func TestEnqueueCopiesLabels(t *testing.T) {
 	})
 }
 
-func TestSeriesTableBounded(t *testing.T) {
+// TestBlocksBounded: blocks hold at most max_samples_per_send samples, and
+// a shard keeps at most keepFreeBlocks emptied blocks, however many
+// distinct series pass through.
+func TestBlocksBounded(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
+		fc := &fakeClient{}
 		q := newTestQueue(t, testConfig(func(qc *QueueConfig) {
 			qc.MaxShards = 1
-			qc.Capacity = 100
+			qc.Capacity = 1000
 			qc.MaxSamplesPerSend = 100
-		}), &fakeClient{})
+		}), fc)
 		q.Start()
 		s := q.shards[0]
 		for r := range 50 {
 			b := &batch.Batch{}
-			for i := range 100 {
+			for i := range 300 {
 				b.StartSeries()
 				b.AddLabel("__name__", "m")
-				b.AddLabel("id", fmt.Sprint(r*100+i)) // every series new
+				b.AddLabel("id", fmt.Sprint(r*300+i)) // every series new
 				b.AddSample(1, 1)
 				b.FinishSeries()
 			}
 			_ = q.Enqueue(context.Background(), b)
+			s.mu.Lock()
+			for _, bl := range s.blocks {
+				if bl.samples > 100 {
+					t.Fatalf("round %d: a block holds %d samples, more than max_samples_per_send", r, bl.samples)
+				}
+			}
+			s.mu.Unlock()
 			synctest.Wait()
 			s.mu.Lock()
-			live, n, limit := s.table.live, len(s.table.entries), s.table.limit
+			free := len(s.free)
 			s.mu.Unlock()
-			if live > limit || n > limit {
-				t.Fatalf("round %d: %d live, %d entries, limit %d", r, live, n, limit)
+			if free > keepFreeBlocks {
+				t.Fatalf("round %d: %d free blocks kept, want at most %d", r, free, keepFreeBlocks)
 			}
 		}
 		if err := q.Stop(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if q.sentCount(t) != 5000 {
-			t.Errorf("sent %d", q.sentCount(t))
+		if q.sentCount(t) != 15000 {
+			t.Errorf("sent %d, want 15000", q.sentCount(t))
+		}
+		for i, c := range fc.Calls() {
+			if c.samples > 100 {
+				t.Errorf("request %d holds %d samples, more than max_samples_per_send", i, c.samples)
+			}
 		}
 	})
 }

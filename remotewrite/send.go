@@ -6,42 +6,40 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/premetrics/premetrics/batch"
 )
 
 // logEvery is the least time between two warnings of the same kind.
 const logEvery = 10 * time.Second
 
-// runShard is the sender of one shard: it waits until the shard has
-// max_samples_per_send samples, its oldest sample is batch_send_deadline
-// old, or Stop began; then it sends one batch and removes it.
+// runShard is the sender of one shard: it waits until the oldest block
+// holds max_samples_per_send samples, is batch_send_deadline old, or Stop
+// began; then it sends that block and removes it.
 func (q *Queue) runShard(s *shard) {
 	defer q.wg.Done()
 	for q.runCtx.Err() == nil {
 		s.mu.Lock()
-		n := s.count
 		stopping := q.stopping.Load()
-		if n == 0 && stopping {
+		if len(s.blocks) == 0 && stopping {
 			s.mu.Unlock()
 			return
 		}
 		var wait time.Duration
-		if n > 0 && n < q.maxPerSend && !stopping {
-			wait = q.deadline - time.Duration(q.now()-s.oldest())
-		}
-		if n > 0 && wait <= 0 {
-			s.collect(min(n, q.maxPerSend))
-			s.mu.Unlock()
-			q.sendOut(s)
-			s.release(q, s.out.n)
-			s.out.reset()
-			continue
+		if len(s.blocks) > 0 {
+			if head := s.blocks[0]; head.samples < q.maxPerSend && !stopping {
+				wait = q.deadline - time.Duration(q.now()-head.enqueued)
+			}
+			if wait <= 0 {
+				b := s.take()
+				s.mu.Unlock()
+				q.sendRange(s, b, 0, len(b.ends))
+				s.release(q)
+				continue
+			}
 		}
 		s.mu.Unlock()
 
 		var expired <-chan time.Time
-		if n > 0 {
+		if wait > 0 {
 			s.timer.Reset(wait)
 			expired = s.timer.C
 		}
@@ -55,19 +53,13 @@ func (q *Queue) runShard(s *shard) {
 	}
 }
 
-// sendOut sends the collected batch; every sample ends up sent or dropped.
-func (q *Queue) sendOut(s *shard) {
-	s.out.group()
-	q.sendRange(s, 0, len(s.out.series))
-}
-
-// sendRange sends the series [lo, hi) of s.out until it succeeds, the
+// sendRange sends the records [lo, hi) of b until it succeeds, the
 // receiver refuses it, or Stop's deadline passes. On 400 it splits the
-// range in halves and sends each, so only series rejected alone are dropped.
-func (q *Queue) sendRange(s *shard, lo, hi int) {
-	o := &s.out
-	samples := int(o.offsets[hi] - o.offsets[lo])
-	req := o.enc.encode(o.series, o.offsets, o.samples, lo, hi)
+// range in halves and sends each, so only series rejected alone are
+// dropped. Every sample ends up sent or dropped.
+func (q *Queue) sendRange(s *shard, b *block, lo, hi int) {
+	pb, samples := b.records(lo, hi)
+	req := s.enc.compress(pb)
 	backoff := q.minBackoff
 	for {
 		if q.runCtx.Err() != nil {
@@ -109,14 +101,14 @@ func (q *Queue) sendRange(s *shard, lo, hi int) {
 		if errors.As(err, &serr) && serr.Code == 400 {
 			if hi-lo > 1 {
 				mid := lo + (hi-lo)/2
-				q.sendRange(s, lo, mid)
-				q.sendRange(s, mid, hi)
+				q.sendRange(s, b, lo, mid)
+				q.sendRange(s, b, mid, hi)
 				return
 			}
 			q.drop(ReasonHTTP400, samples)
 			if ok, suppressed := q.logDrop.allow(); ok {
 				q.log.Warn("remote write receiver rejected a series; its samples were dropped",
-					"series", batch.String(o.series[lo]), "samples", samples, "response", serr.Message,
+					"series", recordSeries(pb), "samples", samples, "response", serr.Message,
 					"similar_warnings_suppressed", suppressed)
 			}
 			return

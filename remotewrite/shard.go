@@ -9,63 +9,69 @@ import (
 	"github.com/premetrics/premetrics/batch"
 )
 
-// entry is one buffered sample.
-type entry struct {
-	enqueued int64 // Queue.now() when buffered, for batch_send_deadline
-	ts       int64
-	value    float64
-	ref      int32 // seriesTable entry
+// keepFreeBlocks is how many emptied blocks a shard keeps for reuse; the
+// rest are left to the garbage collector, so an idle queue shrinks back
+// after a burst.
+const keepFreeBlocks = 8
+
+// block is one future request: encoded WriteRequest.timeseries fields
+// (records), at most max_samples_per_send samples in all. Records are
+// appended by Enqueue until the block is full or its sender takes it.
+type block struct {
+	pb       []byte  // the records, concatenated: a WriteRequest body as is
+	ends     []int32 // ends[i]: end of record i in pb
+	cum      []int32 // cum[i]: samples in records [0, i]
+	samples  int
+	enqueued int64 // Queue.now() when the first record was added
 }
 
-// shard buffers the samples of the series that hash to it in a ring, and
-// has one sender goroutine (Queue.runShard) that sends them in order.
+// record returns the bytes and sample count of records [lo, hi).
+func (b *block) records(lo, hi int) ([]byte, int) {
+	start, before := int32(0), int32(0)
+	if lo > 0 {
+		start, before = b.ends[lo-1], b.cum[lo-1]
+	}
+	return b.pb[start:b.ends[hi-1]], int(b.cum[hi-1] - before)
+}
+
+func (b *block) reset() {
+	b.pb, b.ends, b.cum = b.pb[:0], b.ends[:0], b.cum[:0]
+	b.samples, b.enqueued = 0, 0
+}
+
+// shard buffers, already encoded, the samples of the series that hash to
+// it in a FIFO of blocks, and has one sender goroutine (Queue.runShard)
+// that sends them in order.
 type shard struct {
 	capacity int // immutable
 
 	mu        sync.Mutex
-	ring      []entry // grows up to capacity
-	head      int
-	count     int // buffered samples, including those being sent
-	table     seriesTable
+	blocks    []*block      // FIFO; the last one may still be filled
+	count     int           // buffered samples, including those being sent
+	free      []*block      // emptied blocks for reuse, at most keepFreeBlocks
 	space     chan struct{} // closed when samples leave; nil while nobody waits
 	aboveHigh bool          // count >= high watermark; Queue.fullShards counts these
 
 	pending atomic.Int64  // count, readable without the lock
 	wake    chan struct{} // capacity 1: a sender should look at the shard again
 
-	// Owned by the sender goroutine (collect fills it under mu).
-	out   outBatch
-	timer *time.Timer
+	// Owned by the sender goroutine.
+	sending *block // taken out of blocks; its samples still count
+	enc     encoder
+	timer   *time.Timer
 
 	_ [64]byte // keep the next shard's hot fields off this cache line
 }
 
-// outBatch is the batch a sender is sending: the first n samples of the
-// ring, grouped by series (series in first-seen order).
-type outBatch struct {
-	n       int
-	series  [][]batch.Label // distinct label sets
-	pos     []int32         // series position of each collected sample, in ring order
-	raw     []batch.Sample  // collected samples, in ring order
-	offsets []int32         // samples of series i: samples[offsets[i]:offsets[i+1]]
-	samples []batch.Sample  // raw grouped by series, order within a series kept
-	cursor  []int32         // scratch of group
-	enc     encoder
-}
-
 func newShard(q *Queue) *shard {
-	return &shard{
-		capacity: q.capacity,
-		table:    newSeriesTable(max(2*q.capacity, 1024)),
-		wake:     make(chan struct{}, 1),
-	}
+	return &shard{capacity: q.capacity, wake: make(chan struct{}, 1)}
 }
 
-// put buffers samples of the series ls (hash h), blocking while the shard
-// is full. now is the caller's Queue.now(); *now is refreshed after a wait.
-// It returns how many samples it buffered, and ErrStopped or the context's
-// error when it could not buffer them all.
-func (s *shard) put(ctx context.Context, q *Queue, now *int64, h uint64, ls []batch.Label, samples []batch.Sample) (int, error) {
+// put encodes and buffers samples of the series ls, blocking while the
+// shard is full. now is the caller's Queue.now(); *now is refreshed after
+// a wait. It returns how many samples it buffered, and ErrStopped or the
+// context's error when it could not buffer them all.
+func (s *shard) put(ctx context.Context, q *Queue, now *int64, ls []batch.Label, samples []batch.Sample) (int, error) {
 	done := 0
 	s.mu.Lock()
 	for {
@@ -74,14 +80,19 @@ func (s *shard) put(ctx context.Context, q *Queue, now *int64, h uint64, ls []ba
 			return done, ErrStopped
 		}
 		if free := q.capacity - s.count; free > 0 {
-			k := min(free, len(samples)-done)
 			before := s.count
-			s.push(s.table.intern(h, ls), samples[done:done+k], *now)
-			after := s.count
-			done += k
+			filled := false
+			for free > 0 && done < len(samples) {
+				b := s.tail(q, *now)
+				k := min(free, len(samples)-done, q.maxPerSend-b.samples)
+				s.append(b, ls, samples[done:done+k])
+				done += k
+				free -= k
+				filled = filled || b.samples >= q.maxPerSend
+			}
 			s.updateHigh(q)
 			s.mu.Unlock()
-			if before == 0 || (before < q.maxPerSend && after >= q.maxPerSend) {
+			if before == 0 || filled {
 				s.signal()
 			}
 			if done == len(samples) {
@@ -108,42 +119,41 @@ func (s *shard) put(ctx context.Context, q *Queue, now *int64, h uint64, ls []ba
 	}
 }
 
+// tail returns the block to append to: the last one while it has room,
+// else a new one. Called with mu held.
+func (s *shard) tail(q *Queue, now int64) *block {
+	if n := len(s.blocks); n > 0 && s.blocks[n-1].samples < q.maxPerSend {
+		return s.blocks[n-1]
+	}
+	var b *block
+	if n := len(s.free); n > 0 {
+		b = s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+	} else {
+		b = &block{}
+	}
+	b.enqueued = now
+	s.blocks = append(s.blocks, b)
+	return b
+}
+
+// append encodes one record of ls and samples into b. Called with mu held.
+func (s *shard) append(b *block, ls []batch.Label, samples []batch.Sample) {
+	b.pb = appendTimeSeries(b.pb, ls, samples)
+	b.samples += len(samples)
+	b.ends = append(b.ends, int32(len(b.pb)))
+	b.cum = append(b.cum, int32(b.samples))
+	s.count += len(samples)
+	s.pending.Store(int64(s.count))
+}
+
 // signal wakes the sender without blocking.
 func (s *shard) signal() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
 	}
-}
-
-// push appends samples of series ref; the caller checked there is room.
-func (s *shard) push(ref int32, samples []batch.Sample, now int64) {
-	need := s.count + len(samples)
-	if need > len(s.ring) {
-		s.grow(need)
-	}
-	s.table.entries[ref].refs += int32(len(samples))
-	tail := s.head + s.count
-	if tail >= len(s.ring) {
-		tail -= len(s.ring)
-	}
-	for _, smp := range samples {
-		s.ring[tail] = entry{enqueued: now, ts: smp.Timestamp, value: smp.Value, ref: ref}
-		tail++
-		if tail == len(s.ring) {
-			tail = 0
-		}
-	}
-	s.count = need
-	s.pending.Store(int64(need))
-}
-
-// grow reallocates the ring (unwrapped) to hold at least need samples.
-func (s *shard) grow(need int) {
-	ring := make([]entry, min(max(2*len(s.ring), need, 64), s.capacity))
-	k := copy(ring, s.ring[s.head:])
-	copy(ring[k:], s.ring[:s.head])
-	s.ring, s.head = ring, 0
 }
 
 // updateHigh keeps aboveHigh and Queue.fullShards in step with count.
@@ -158,86 +168,31 @@ func (s *shard) updateHigh(q *Queue) {
 	}
 }
 
-// oldest returns when the oldest buffered sample was enqueued; count > 0.
-func (s *shard) oldest() int64 { return s.ring[s.head].enqueued }
-
-// collect copies the first n buffered samples into s.out, with the label
-// sets of their series. The samples stay buffered (and their series
-// referenced) until release. Called by the sender with mu held.
-func (s *shard) collect(n int) {
-	o := &s.out
-	o.n = n
-	gen := s.table.nextGen()
-	i := s.head
-	for range n {
-		e := &s.ring[i]
-		se := &s.table.entries[e.ref]
-		if se.mark != gen {
-			se.mark = gen
-			se.pos = int32(len(o.series))
-			o.series = append(o.series, se.labels)
-		}
-		o.pos = append(o.pos, se.pos)
-		o.raw = append(o.raw, batch.Sample{Timestamp: e.ts, Value: e.value})
-		if i++; i == len(s.ring) {
-			i = 0
-		}
-	}
+// take removes the oldest block from the FIFO for sending: from then on
+// nothing is appended to it. Its samples stay counted until release.
+// Called by the sender with mu held and at least one block buffered.
+func (s *shard) take() *block {
+	b := s.blocks[0]
+	copy(s.blocks, s.blocks[1:])
+	s.blocks[len(s.blocks)-1] = nil
+	s.blocks = s.blocks[:len(s.blocks)-1]
+	s.sending = b
+	return b
 }
 
-// group orders s.out's samples by series (a stable counting sort), so each
-// series' samples are contiguous and keep their order. No lock needed.
-func (o *outBatch) group() {
-	ns := len(o.series)
-	o.offsets = resize(o.offsets, ns+1)
-	clear(o.offsets)
-	for _, p := range o.pos {
-		o.offsets[p+1]++
-	}
-	for i := 1; i <= ns; i++ {
-		o.offsets[i] += o.offsets[i-1]
-	}
-	o.cursor = resize(o.cursor, ns)
-	copy(o.cursor, o.offsets[:ns])
-	o.samples = resize(o.samples, len(o.raw))
-	for i, p := range o.pos {
-		o.samples[o.cursor[p]] = o.raw[i]
-		o.cursor[p]++
-	}
-}
-
-// resize returns s with length n, reallocating only when it lacks capacity.
-func resize[T any](s []T, n int) []T {
-	if cap(s) < n {
-		return make([]T, n)
-	}
-	return s[:n]
-}
-
-// reset forgets the sent batch, keeping buffers.
-func (o *outBatch) reset() {
-	clear(o.series) // do not pin label sets the table may free
-	o.series = o.series[:0]
-	o.pos = o.pos[:0]
-	o.raw = o.raw[:0]
-	o.n = 0
-}
-
-// release removes the first n samples (a batch that was sent or dropped)
-// and wakes blocked Enqueue callers.
-func (s *shard) release(q *Queue, n int) {
+// release forgets the block being sent (sent or dropped), keeps it for
+// reuse when few are kept, and wakes blocked Enqueue callers.
+func (s *shard) release(q *Queue) {
+	b := s.sending
+	s.sending = nil
 	s.mu.Lock()
-	i := s.head
-	for range n {
-		s.table.entries[s.ring[i].ref].refs--
-		if i++; i == len(s.ring) {
-			i = 0
-		}
-	}
-	s.head = i
-	s.count -= n
+	s.count -= b.samples
 	s.pending.Store(int64(s.count))
 	s.updateHigh(q)
+	if len(s.free) < keepFreeBlocks {
+		b.reset()
+		s.free = append(s.free, b)
+	}
 	if s.space != nil {
 		close(s.space)
 		s.space = nil
@@ -250,9 +205,15 @@ func (s *shard) release(q *Queue, n int) {
 func (s *shard) drain(q *Queue) int {
 	s.mu.Lock()
 	n := s.count
-	s.mu.Unlock()
-	if n > 0 {
-		s.release(q, n)
+	clear(s.blocks)
+	s.blocks = s.blocks[:0]
+	s.count = 0
+	s.pending.Store(0)
+	s.updateHigh(q)
+	if s.space != nil {
+		close(s.space)
+		s.space = nil
 	}
+	s.mu.Unlock()
 	return n
 }
