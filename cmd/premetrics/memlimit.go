@@ -17,6 +17,30 @@ const memoryLimitAuto = "auto"
 // gives the Go heap, leaving room for stacks, the runtime and page cache.
 const autoMemoryFraction = 0.9
 
+// defaultGCPercent is the GC target when neither --memory.gc-percent nor
+// GOGC says otherwise. Lower than Go's 100 (VictoriaMetrics uses 30): the
+// big structures (slots, tables, encoded blocks) hold no pointers, so a GC
+// cycle costs little and the heap stays near its live size.
+const defaultGCPercent = 50
+
+// resolveGCPercent returns the GC target for the --memory.gc-percent flag
+// (0: unset) and where it came from: "flag", "GOGC" (the runtime applied
+// it already) or "default".
+func resolveGCPercent(flag int, getenv func(string) string) (int, string) {
+	if flag != 0 {
+		return flag, "flag"
+	}
+	if v := getenv("GOGC"); v != "" {
+		if v == "off" {
+			return -1, "GOGC"
+		}
+		if n, err := strconv.Atoi(v); err == nil {
+			return n, "GOGC"
+		}
+	}
+	return defaultGCPercent, "default"
+}
+
 // unlimitedMemory: cgroup limits at or above this mean "no limit".
 const unlimitedMemory = 1 << 60
 

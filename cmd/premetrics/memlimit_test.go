@@ -70,3 +70,32 @@ func TestResolveMemoryLimit(t *testing.T) {
 		t.Error("a percentage without any known memory size was accepted")
 	}
 }
+
+func TestResolveGCPercent(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == "GOGC" {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		flag       int
+		gogc       string
+		want       int
+		wantSource string
+	}{
+		{0, "", defaultGCPercent, "default"},
+		{0, "200", 200, "GOGC"},
+		{0, "off", -1, "GOGC"},
+		{0, "junk", defaultGCPercent, "default"}, // the runtime ignores it too
+		{20, "200", 20, "flag"},
+		{-1, "", -1, "flag"},
+	} {
+		got, source := resolveGCPercent(tc.flag, env(tc.gogc))
+		if got != tc.want || source != tc.wantSource {
+			t.Errorf("resolveGCPercent(%d, GOGC=%q) = %d, %s; want %d, %s", tc.flag, tc.gogc, got, source, tc.want, tc.wantSource)
+		}
+	}
+}

@@ -35,6 +35,7 @@ type runFlags struct {
 	logFormat       string
 	enablePprof     bool
 	memoryLimit     string
+	gcPercent       int
 }
 
 func runCommand(args []string, stderr io.Writer) int {
@@ -57,6 +58,10 @@ func runCommand(args []string, stderr io.Writer) int {
 			"if there is one, unless GOMEMLIMIT is set; off: none; a size (2GiB, 1500MB); or a\n"+
 			"share of the cgroup limit or physical memory (75%). A soft limit: it makes the GC\n"+
 			"collect garbage sooner, it cannot make live data smaller")
+	fs.IntVar(&f.gcPercent, "memory.gc-percent", 0,
+		"garbage collection target (debug.SetGCPercent): the heap may grow this many percent over\n"+
+			"live data before the GC runs. 0: GOGC if set, else 50 — aggregation state is mostly\n"+
+			"pointer-free, so collecting more often costs little CPU and saves memory; -1: off")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -78,6 +83,11 @@ func runCommand(args []string, stderr io.Writer) int {
 	} else {
 		log.Info("no go runtime memory limit", "source", memLimit.source)
 	}
+	gcPercent, gcSource := resolveGCPercent(f.gcPercent, os.Getenv)
+	if gcSource != "GOGC" {
+		debug.SetGCPercent(gcPercent)
+	}
+	log.Info("go garbage collection target", "percent", gcPercent, "source", gcSource)
 	if err := run(f, log); err != nil {
 		log.Error("premetrics stopped", "err", err)
 		return 1
