@@ -712,3 +712,38 @@ func TestRejectedSeriesWarningsAreThrottled(t *testing.T) {
 		}
 	})
 }
+
+// TestEnqueueZeroAllocs: once a shard's blocks have grown, encoding a
+// batch into them and sending it allocates nothing.
+func TestEnqueueZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	cfg := DefaultConfig()
+	cfg.URL = "http://127.0.0.1:1/"
+	cfg.QueueConfig.MaxShards = 1
+	q, err := New(cfg, Options{Client: discardClient{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bt := benchBatch() // 2000 samples: one block of max_samples_per_send
+	ctx := context.Background()
+	s := q.shards[0]
+	cycle := func() {
+		if err := q.Enqueue(ctx, bt); err != nil {
+			t.Fatal(err)
+		}
+		s.mu.Lock()
+		b := s.take()
+		s.mu.Unlock()
+		q.sendRange(s, b, 0, len(b.ends))
+		s.release(q)
+	}
+	cycle() // grow the block and the compression buffer
+	if n := testing.AllocsPerRun(100, cycle); n != 0 {
+		t.Errorf("Enqueue and send allocate %.1f times per batch, want 0", n)
+	}
+	if err := q.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
