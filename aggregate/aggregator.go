@@ -65,15 +65,9 @@ type Aggregator struct {
 	scratch sync.Pool // *pushScratch
 	budget
 
-	flushMu sync.Mutex // serializes Flush; guards the fields below and shard.totals
-	due     []int64    // window numbers due in this Flush
-	emitBuf []emitRec
-	vals    []float64 // output values of emitBuf
-	skPool  []*sketch // emptied sketches, swapped into slots whose window was emitted
-	lbuf    []batch.Label
-	qbuf    []batch.Label
-	rbuf    []batch.Label
-	sbuf    [1]batch.Sample
+	flushMu sync.Mutex     // serializes Flush; guards the fields below and shard.totals
+	due     []int64        // window numbers due in this Flush
+	workers []*flushWorker // one per flush goroutine, kept across flushes
 
 	metrics aggMetrics
 }
@@ -391,6 +385,12 @@ func (a *Aggregator) outputNamesFor(metric string) []string {
 	return names
 }
 
+// groupHash returns the hash of group key, which places the group in a
+// shard and in its index; it returns buf for reuse.
+func (a *Aggregator) groupHash(key []batch.Label, buf []byte) (uint64, []byte) {
+	return batch.HashWithBuf(key, buf)
+}
+
 // groupKey appends to dst the grouping labels of ls (sorted like ls): the
 // metric name plus the by labels, all labels but the without ones, or
 // only the metric name. Empty values count as absent. The result always
@@ -398,8 +398,7 @@ func (a *Aggregator) outputNamesFor(metric string) []string {
 func (a *Aggregator) groupKey(ls, dst []batch.Label) []batch.Label {
 	start := len(dst)
 	hasName := false
-	set := a.groupSet
-	j := 0
+	by := a.grouping == groupBy
 	for _, l := range ls {
 		if l.Value == "" {
 			continue
@@ -412,11 +411,7 @@ func (a *Aggregator) groupKey(ls, dst []batch.Label) []batch.Label {
 		if a.grouping == groupName {
 			continue
 		}
-		for j < len(set) && set[j] < l.Name {
-			j++
-		}
-		inSet := j < len(set) && set[j] == l.Name
-		if inSet == (a.grouping == groupBy) {
+		if a.inGroupSet(l.Name) == by {
 			dst = append(dst, l)
 		}
 	}
@@ -428,6 +423,22 @@ func (a *Aggregator) groupKey(ls, dst []batch.Label) []batch.Label {
 		dst = slices.Insert(dst, i, batch.Label{Name: batch.MetricName})
 	}
 	return dst
+}
+
+// inGroupSet reports whether name is one of the by or without labels. A
+// linear scan that compares lengths and first bytes inline before calling
+// memequal: cheaper than ordered string comparisons for the few names of
+// a grouping.
+func (a *Aggregator) inGroupSet(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, s := range a.groupSet {
+		if len(s) == len(name) && s[0] == name[0] && s == name {
+			return true
+		}
+	}
+	return false
 }
 
 // NextFlush returns the earliest time after now at which a window closes:

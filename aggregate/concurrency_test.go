@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -182,14 +183,14 @@ func TestFlushEachDoesNotBlockPush(t *testing.T) {
 		}
 		push(500)
 		pushed := make(chan struct{})
-		calls := 0
-		a.FlushEach(time.UnixMilli(1000), false, &batch.Batch{}, 100, func(*batch.Batch) {
-			if calls++; calls == 1 {
+		var calls atomic.Int32
+		a.FlushEach(time.UnixMilli(1000), false, 100, 2, func(*batch.Batch) {
+			if calls.Add(1) == 1 {
 				go func() { push(1500); close(pushed) }()
 				<-pushed
 			}
 		})
-		if calls < 10 {
+		if calls := calls.Load(); calls < 10 {
 			t.Errorf("fn called %d times, want >= 10", calls)
 		}
 		out := &batch.Batch{}

@@ -154,7 +154,9 @@
 // one shard lock at a time. Flush raises every shard's watermark, then, per due window and
 // shard, computes the outputs' values under the shard lock, frees the
 // slots (a sketch is swapped for an empty one), and builds the output
-// series after unlocking; FlushEach hands them over in parts. Steady-state
+// series after unlocking; FlushEach hands them over in parts, built by
+// GOMAXPROCS goroutines that take shards in turn (each with its own emit
+// buffers), one window after the other. Steady-state
 // Push does not allocate, also across window turnover: slots, sketches,
 // sets and rate lists are reused. Concurrent Flush calls are serialized.
 //

@@ -3,7 +3,10 @@ package aggregate
 import (
 	"cmp"
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/premetrics/premetrics/batch"
@@ -21,6 +24,20 @@ type emitRec struct {
 	sk     *sketch // quantiles: the window's sketch, swapped out of the slot
 }
 
+// flushWorker is what building outputs needs, one per flush goroutine:
+// groups' windows taken out of shards, their values, and scratch.
+type flushWorker struct {
+	emitBuf []emitRec
+	vals    []float64 // output values of emitBuf
+	skPool  []*sketch // emptied sketches, swapped into slots whose window was emitted
+	lbuf    []batch.Label
+	qbuf    []batch.Label
+	rbuf    []batch.Label
+	sbuf    [1]batch.Sample
+	part    *batch.Batch // FlushEach: this worker's part
+	emitted int
+}
+
 // Flush appends to dst one sample per output series for every window
 // that is due and forgets those windows; samples for them are late from
 // then on. A window is due when end + lateness <= now, or, with force
@@ -33,24 +50,73 @@ type emitRec struct {
 //
 // Each shard is locked only to take the window's values out of its
 // slots (the slots are free for Push again right away); outputs are
-// built without holding shard locks. Concurrent Flush calls are
-// serialized.
+// built without holding shard locks. Concurrent Flush and FlushEach calls
+// are serialized.
 func (a *Aggregator) Flush(now time.Time, force bool, dst *batch.Batch) {
-	a.flush(now, force, dst, 0, nil)
+	a.flush(now, force, func(w int64, ts int64) {
+		fw := a.worker(0)
+		for i := range a.shards {
+			a.takeOutLocked(fw, &a.shards[i], w)
+			a.emitAll(fw, ts, dst, 0, nil)
+		}
+	})
 }
 
-// FlushEach is Flush handing the outputs over in parts: it appends them
-// to dst and calls fn(dst) whenever dst holds at least max series, and
-// once more at the end if dst is not empty; after each call it resets
-// dst. fn must not keep dst or its slices; label strings may be kept.
-// Emitting a window of a million groups thus needs a batch of max series,
-// not one of every output. fn runs without any shard lock held, so it may
-// block (on a full queue) without stalling Push.
-func (a *Aggregator) FlushEach(now time.Time, force bool, dst *batch.Batch, max int, fn func(*batch.Batch)) {
-	a.flush(now, force, dst, max, fn)
+// FlushEach is Flush handing the outputs over in parts of at least max
+// series (the last part of each window may be smaller), built by up to
+// workers goroutines at once (0: GOMAXPROCS), each over its own shards.
+// fn may thus run concurrently, each call with its own part; it must not
+// keep the part or its slices (label strings may be kept), and must be
+// safe for concurrent use. Every part of a window is handed over before
+// any part of a later window, so each output series' samples come in
+// time order. Emitting a window of a million groups thus needs a few
+// batches of max series, not one of every output, and on a busy machine
+// it gets several goroutines' share of the CPU. fn runs without any shard
+// lock held, so it may block (on a full queue) without stalling Push.
+func (a *Aggregator) FlushEach(now time.Time, force bool, max, workers int, fn func(*batch.Batch)) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	workers = min(workers, len(a.shards))
+	a.flush(now, force, func(w int64, ts int64) {
+		var next atomic.Int64 // the next shard to take
+		var wg sync.WaitGroup
+		for wi := range workers {
+			fw := a.worker(wi)
+			if fw.part == nil {
+				fw.part = &batch.Batch{}
+			}
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= len(a.shards) {
+						break
+					}
+					a.takeOutLocked(fw, &a.shards[i], w)
+					a.emitAll(fw, ts, fw.part, max, fn)
+				}
+				if len(fw.part.Series) > 0 {
+					fn(fw.part)
+					fw.part.Reset()
+				}
+			})
+		}
+		wg.Wait()
+	})
 }
 
-func (a *Aggregator) flush(now time.Time, force bool, dst *batch.Batch, chunk int, fn func(*batch.Batch)) {
+// worker returns flush worker i, creating it on first use. Called with
+// flushMu held.
+func (a *Aggregator) worker(i int) *flushWorker {
+	for len(a.workers) <= i {
+		a.workers = append(a.workers, &flushWorker{})
+	}
+	return a.workers[i]
+}
+
+// flush raises the watermarks, sweeps, and calls emitWindow for every due
+// window in order, with the timestamp of its outputs.
+func (a *Aggregator) flush(now time.Time, force bool, emitWindow func(w, ts int64)) {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	began := time.Now()
@@ -84,21 +150,14 @@ func (a *Aggregator) flush(now time.Time, force bool, dst *batch.Batch, chunk in
 
 	slices.Sort(due)
 	due = slices.Compact(due)
-	emitted := 0
 	for _, w := range due {
-		ts := (w + 1) * a.intervalMs
-		for i := range a.shards {
-			sh := &a.shards[i]
-			sh.mu.Lock()
-			a.takeOut(sh, w)
-			sh.mu.Unlock()
-			emitted += a.emitAll(ts, dst, chunk, fn)
-		}
+		emitWindow(w, (w+1)*a.intervalMs)
 	}
 	a.due = due[:0]
-	if fn != nil && len(dst.Series) > 0 {
-		fn(dst)
-		dst.Reset()
+	emitted := 0
+	for _, fw := range a.workers {
+		emitted += fw.emitted
+		fw.emitted = 0
 	}
 	if emitted > 0 {
 		a.metrics.output.Add(float64(emitted))
@@ -106,16 +165,23 @@ func (a *Aggregator) flush(now time.Time, force bool, dst *batch.Batch, chunk in
 	a.metrics.flush.Observe(time.Since(began).Seconds())
 }
 
-// takeOut moves every slot of window w in sh into the emit buffer and
+// takeOutLocked is takeOut under the shard's lock.
+func (a *Aggregator) takeOutLocked(fw *flushWorker, sh *shard, w int64) {
+	sh.mu.Lock()
+	a.takeOut(fw, sh, w)
+	sh.mu.Unlock()
+}
+
+// takeOut moves every slot of window w in sh into fw's emit buffer and
 // frees it. The caller holds sh.mu.
-func (a *Aggregator) takeOut(sh *shard, w int64) {
+func (a *Aggregator) takeOut(fw *flushWorker, sh *shard, w int64) {
 	n, extra := sh.takeWindow(w)
 	k := a.slotsK
 	inline := n - extra
 	for gid := 0; inline > 0 && gid < len(sh.groups); gid++ {
 		for i := gid * k; i < gid*k+k; i++ {
 			if sh.slots.win(i) == w {
-				a.copyOut(sh, &sh.slots, i, uint32(gid))
+				a.copyOut(fw, sh, &sh.slots, i, uint32(gid))
 				inline--
 			}
 		}
@@ -127,7 +193,7 @@ func (a *Aggregator) takeOut(sh *shard, w int64) {
 		if key.win != w {
 			continue
 		}
-		a.copyOut(sh, &sh.extraSlots, int(i), key.gid)
+		a.copyOut(fw, sh, &sh.extraSlots, int(i), key.gid)
 		delete(sh.extra, key)
 		sh.groups[key.gid].addExtra(-1)
 		sh.freeExtra = append(sh.freeExtra, i)
@@ -135,10 +201,10 @@ func (a *Aggregator) takeOut(sh *shard, w int64) {
 }
 
 // copyOut computes the output values of slot i of st, which belongs to
-// group gid of sh, appends them to the emit buffer and frees the slot.
-func (a *Aggregator) copyOut(sh *shard, st *slotStore, i int, gid uint32) {
+// group gid of sh, appends them to fw's emit buffer and frees the slot.
+func (a *Aggregator) copyOut(fw *flushWorker, sh *shard, st *slotStore, i int, gid uint32) {
 	l, f := &a.layout, st.f(i)
-	r := emitRec{labels: sh.groups[gid].labels, vals: len(a.vals)}
+	r := emitRec{labels: sh.groups[gid].labels, vals: len(fw.vals)}
 	for oi := range a.outputs {
 		var v float64
 		switch a.outputs[oi].kind {
@@ -166,7 +232,7 @@ func (a *Aggregator) copyOut(sh *shard, st *slotStore, i int, gid uint32) {
 			v = float64(len(st.uniq[i]))
 		case outQuantiles:
 			r.sk = st.sk[i]
-			st.sk[i] = a.spareSketch()
+			st.sk[i] = fw.spareSketch()
 		case outIncrease:
 			v = f[l.increase]
 		case outTotal:
@@ -185,82 +251,81 @@ func (a *Aggregator) copyOut(sh *shard, st *slotStore, i int, gid uint32) {
 				v /= float64(len(rs))
 			}
 		}
-		a.vals = append(a.vals, v)
+		fw.vals = append(fw.vals, v)
 	}
-	a.emitBuf = append(a.emitBuf, r)
+	fw.emitBuf = append(fw.emitBuf, r)
 	releaseSlot(st, i)
 }
 
 // spareSketch returns an empty sketch for a slot whose sketch is being
 // emitted, reusing the buckets of sketches emitted before.
-func (a *Aggregator) spareSketch() *sketch {
-	if n := len(a.skPool); n > 0 {
-		sk := a.skPool[n-1]
-		a.skPool[n-1] = nil
-		a.skPool = a.skPool[:n-1]
+func (fw *flushWorker) spareSketch() *sketch {
+	if n := len(fw.skPool); n > 0 {
+		sk := fw.skPool[n-1]
+		fw.skPool[n-1] = nil
+		fw.skPool = fw.skPool[:n-1]
 		return sk
 	}
 	return &sketch{}
 }
 
-// emitAll builds the outputs of the emit buffer, stamped ts, into dst and
-// empties the buffer. It returns the number of samples appended.
-func (a *Aggregator) emitAll(ts int64, dst *batch.Batch, chunk int, fn func(*batch.Batch)) int {
-	n := 0
-	for j := range a.emitBuf {
-		r := &a.emitBuf[j]
-		n += a.emit(r, ts, dst)
+// emitAll builds the outputs of fw's emit buffer, stamped ts, into dst
+// and empties the buffer; with fn, it hands dst over whenever it holds
+// chunk series. It counts the samples appended in fw.emitted.
+func (a *Aggregator) emitAll(fw *flushWorker, ts int64, dst *batch.Batch, chunk int, fn func(*batch.Batch)) {
+	for j := range fw.emitBuf {
+		r := &fw.emitBuf[j]
+		fw.emitted += a.emit(fw, r, ts, dst)
 		if r.sk != nil {
 			r.sk.reset()
-			a.skPool = append(a.skPool, r.sk)
+			fw.skPool = append(fw.skPool, r.sk)
 		}
 		if fn != nil && len(dst.Series) >= chunk {
 			fn(dst)
 			dst.Reset()
 		}
 	}
-	clear(a.emitBuf) // drop the label strings
-	a.emitBuf = a.emitBuf[:0]
-	a.vals = a.vals[:0]
-	return n
+	clear(fw.emitBuf) // drop the label strings
+	fw.emitBuf = fw.emitBuf[:0]
+	fw.vals = fw.vals[:0]
 }
 
 // emit appends the outputs of one group's window and returns how many
 // samples it appended.
-func (a *Aggregator) emit(r *emitRec, ts int64, dst *batch.Batch) int {
-	ls, nameIdx, sym := a.syms.unpack(r.labels, a.lbuf[:0])
-	a.lbuf = ls[:0]
+func (a *Aggregator) emit(fw *flushWorker, r *emitRec, ts int64, dst *batch.Batch) int {
+	ls, nameIdx, sym := a.syms.unpack(r.labels, fw.lbuf[:0])
+	fw.lbuf = ls[:0]
 	var names []string
 	if sym != nil {
 		names = sym.out
 	} else { // the metric table was full: the name is inline
 		names = a.outputNamesFor(ls[nameIdx].Value)
 	}
-	vals := a.vals[r.vals : r.vals+len(a.outputs)]
+	vals := fw.vals[r.vals : r.vals+len(a.outputs)]
 	n := 0
 	for oi := range a.outputs {
 		o := &a.outputs[oi]
 		if o.kind == outQuantiles {
-			n += a.emitQuantiles(o, r.sk, ls, names[oi], ts, dst)
+			n += a.emitQuantiles(fw, o, r.sk, ls, names[oi], ts, dst)
 			continue
 		}
 		if r.skip&(1<<oi) != 0 {
 			continue
 		}
 		ls[nameIdx].Value = names[oi]
-		n += a.appendOutput(dst, ls, ts, vals[oi])
+		n += a.appendOutput(fw, dst, ls, ts, vals[oi])
 	}
 	return n
 }
 
 // emitQuantiles appends one sample per φ of o, labelled quantile="φ".
-func (a *Aggregator) emitQuantiles(o *output, sk *sketch, ls []batch.Label, name string, ts int64, dst *batch.Batch) int {
-	qls := append(a.qbuf[:0], ls...)
+func (a *Aggregator) emitQuantiles(fw *flushWorker, o *output, sk *sketch, ls []batch.Label, name string, ts int64, dst *batch.Batch) int {
+	qls := append(fw.qbuf[:0], ls...)
 	i, found := slices.BinarySearchFunc(qls, quantileLabel, func(l batch.Label, n string) int { return cmp.Compare(l.Name, n) })
 	if !found {
 		qls = slices.Insert(qls, i, batch.Label{Name: quantileLabel})
 	}
-	a.qbuf = qls[:0]
+	fw.qbuf = qls[:0]
 	nameIdx, _ := slices.BinarySearchFunc(qls, batch.MetricName, func(l batch.Label, n string) int { return cmp.Compare(l.Name, n) })
 	qls[nameIdx].Value = name
 	n := 0
@@ -270,7 +335,7 @@ func (a *Aggregator) emitQuantiles(o *output, sk *sketch, ls []batch.Label, name
 			v = sk.quantile(phi)
 		}
 		qls[i].Value = o.phiS[pi]
-		n += a.appendOutput(dst, qls, ts, v)
+		n += a.appendOutput(fw, dst, qls, ts, v)
 	}
 	return n
 }
@@ -278,16 +343,16 @@ func (a *Aggregator) emitQuantiles(o *output, sk *sketch, ls []batch.Label, name
 // appendOutput appends one output sample with labels ls after output
 // relabeling. It returns 1, or 0 when output_relabel_configs dropped the
 // series.
-func (a *Aggregator) appendOutput(dst *batch.Batch, ls []batch.Label, ts int64, v float64) int {
+func (a *Aggregator) appendOutput(fw *flushWorker, dst *batch.Batch, ls []batch.Label, ts int64, v float64) int {
 	if a.outRelabel != nil {
-		out, keep := a.outRelabel.Apply(ls, a.rbuf)
-		a.rbuf = out[:0]
+		out, keep := a.outRelabel.Apply(ls, fw.rbuf)
+		fw.rbuf = out[:0]
 		if !keep {
 			return 0
 		}
 		ls = out
 	}
-	a.sbuf[0] = batch.Sample{Timestamp: ts, Value: v}
-	dst.AppendSeries(ls, a.sbuf[:])
+	fw.sbuf[0] = batch.Sample{Timestamp: ts, Value: v}
+	dst.AppendSeries(ls, fw.sbuf[:])
 	return 1
 }

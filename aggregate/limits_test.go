@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -206,43 +207,66 @@ func TestConcurrentBudget(t *testing.T) {
 	}
 }
 
-// FlushEach hands over the same outputs as Flush, in order, in parts of
-// at most max series plus the outputs of one group.
+// FlushEach hands over the same outputs as Flush in parts of at most max
+// series plus the outputs of one group: with one worker in the same
+// order, with several in any order within a window but every window
+// after the one before.
 func TestFlushEach(t *testing.T) {
 	cfg := Config{Name: "e", Match: "m", Interval: model.Duration(time.Second), By: []string{"id"},
 		Outputs: []string{"sum_samples", "quantiles(0.5, 0.9)"}, Lateness: dur(0)}
-	whole, parts := mustNew(t, cfg, Options{}), mustNew(t, cfg, Options{})
 	b := &batch.Batch{}
-	for i := range 100 {
+	for i := range 500 {
 		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: strconv.Itoa(i)}},
 			[]batch.Sample{{Timestamp: 100, Value: float64(i)}, {Timestamp: 1100, Value: float64(i)}})
 	}
-	for _, a := range []*Aggregator{whole, parts} {
-		a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(900))
+	whole := mustNew(t, cfg, Options{})
+	whole.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(900))
+	wantBatch := &batch.Batch{}
+	whole.Flush(time.UnixMilli(3000), false, wantBatch)
+	var want []string
+	for i := range wantBatch.Series {
+		want = append(want, fmt.Sprintf("%s %v", formatSeries(&wantBatch.Series[i]), wantBatch.Series[i].Samples))
 	}
-	want := &batch.Batch{}
-	whole.Flush(time.UnixMilli(3000), false, want)
+	if len(want) != 2*500*3 {
+		t.Fatalf("Flush gave %d series, want %d", len(want), 2*500*3)
+	}
 	const maxSeries, perGroup = 7, 3
-	var got []string
-	calls := 0
-	parts.FlushEach(time.UnixMilli(3000), false, &batch.Batch{}, maxSeries, func(p *batch.Batch) {
-		calls++
-		if len(p.Series) == 0 || len(p.Series) >= maxSeries+perGroup {
-			t.Errorf("part of %d series", len(p.Series))
+	for _, workers := range []int{1, 4} {
+		parts := mustNew(t, cfg, Options{})
+		parts.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(900))
+		var mu sync.Mutex
+		var got []string
+		var stamps []int64 // in the order parts arrived
+		calls := 0
+		parts.FlushEach(time.UnixMilli(3000), false, maxSeries, workers, func(p *batch.Batch) {
+			mu.Lock()
+			defer mu.Unlock()
+			calls++
+			if len(p.Series) == 0 || len(p.Series) >= maxSeries+perGroup {
+				t.Errorf("workers %d: part of %d series", workers, len(p.Series))
+			}
+			for i := range p.Series {
+				got = append(got, fmt.Sprintf("%s %v", formatSeries(&p.Series[i]), p.Series[i].Samples))
+				stamps = append(stamps, p.Series[i].Samples[0].Timestamp)
+			}
+		})
+		if !slices.IsSorted(stamps) {
+			t.Errorf("workers %d: a part of a later window came before one of an earlier window", workers)
 		}
-		for i := range p.Series {
-			got = append(got, fmt.Sprintf("%s %v", formatSeries(&p.Series[i]), p.Series[i].Samples))
+		if workers == 1 {
+			if !slices.Equal(got, want) {
+				t.Errorf("workers 1: FlushEach differs from Flush (order included)")
+			}
+		} else {
+			g, w := slices.Clone(got), slices.Clone(want)
+			slices.Sort(g)
+			slices.Sort(w)
+			if !slices.Equal(g, w) {
+				t.Errorf("workers %d: FlushEach gave %d series, not the %d of Flush", workers, len(got), len(want))
+			}
 		}
-	})
-	if len(want.Series) != 2*100*perGroup || len(got) != len(want.Series) {
-		t.Fatalf("FlushEach gave %d series, Flush %d; want %d", len(got), len(want.Series), 2*100*perGroup)
-	}
-	for i := range want.Series {
-		if w := fmt.Sprintf("%s %v", formatSeries(&want.Series[i]), want.Series[i].Samples); got[i] != w {
-			t.Fatalf("series %d: FlushEach %s, Flush %s", i, got[i], w)
+		if calls < len(got)/(maxSeries+perGroup) {
+			t.Errorf("workers %d: %d calls for %d series", workers, calls, len(got))
 		}
-	}
-	if calls < len(got)/(maxSeries+perGroup) {
-		t.Errorf("%d calls for %d series", calls, len(got))
 	}
 }

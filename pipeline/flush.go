@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"math"
+	"sync"
 	"time"
 
 	"github.com/premetrics/premetrics/aggregate"
@@ -51,25 +52,25 @@ const flushChunk = 8192
 // Flush emits the windows that are due at now (force: every window whose
 // end has passed, ignoring lateness — used at shutdown), feeding each
 // aggregation's output to the later aggregations and then to the sinks,
-// flushChunk series at a time. It blocks while sinks are full, until ctx
-// is done.
+// in parts of flushChunk series built by GOMAXPROCS goroutines
+// (aggregate.Aggregator.FlushEach). It blocks while sinks are full, until
+// ctx is done.
 func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 	p.flush.Lock()
 	defer p.flush.Unlock()
-	out := batch.GetBatch()
-	defer batch.PutBatch(out)
-	sc := p.scratch.Get().(*scratch)
-	defer p.scratch.Put(sc)
-
 	aggs := p.opts.Aggregations
 	for i, a := range aggs {
-		out.Reset()
 		undelivered := 0
 		var lastErr error
-		a.FlushEach(now, force, out, flushChunk, func(part *batch.Batch) {
+		var mu sync.Mutex // fn runs on several flush goroutines
+		a.FlushEach(now, force, flushChunk, 0, func(part *batch.Batch) {
+			sc := p.scratch.Get().(*scratch)
+			defer p.scratch.Put(sc)
 			if err := p.route(ctx, part, aggs[i+1:], sc); err != nil {
+				mu.Lock()
 				undelivered += len(part.Series)
 				lastErr = err
+				mu.Unlock()
 			}
 		})
 		if lastErr != nil { // once per aggregation and flush, not per part

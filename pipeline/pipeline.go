@@ -17,6 +17,7 @@ import (
 )
 
 // Sink receives what leaves the pipeline. *remotewrite.Queue implements it.
+// Its methods are called concurrently (by ingest and by the flush workers).
 type Sink interface {
 	// Enqueue takes the samples of b, blocking while full until ctx is
 	// done. The caller keeps b.

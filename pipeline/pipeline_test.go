@@ -289,11 +289,14 @@ func TestFlushInPartsChainsEveryOutput(t *testing.T) {
 
 // partSink records the size of every part and the fleet-wide outputs.
 type partSink struct {
+	mu                 sync.Mutex
 	largest, perDevice int
 	fleet              map[string]float64
 }
 
 func (s *partSink) Enqueue(_ context.Context, b *batch.Batch) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.largest = max(s.largest, len(b.Series))
 	for _, ser := range b.Series {
 		name := batch.Get(ser.Labels, batch.MetricName)
