@@ -2,6 +2,7 @@ package aggregate
 
 import (
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"strings"
@@ -385,10 +386,24 @@ func (a *Aggregator) outputNamesFor(metric string) []string {
 	return names
 }
 
+// groupSeed seeds groupHash. One seed per process, not per Aggregator:
+// aggregations fed the same input emit in the same order.
+var groupSeed = maphash.MakeSeed()
+
 // groupHash returns the hash of group key, which places the group in a
-// shard and in its index; it returns buf for reuse.
+// shard and in its index; it returns buf for reuse. It need not be
+// batch.Hash (groups compare their labels, and the hash never leaves the
+// process): the runtime's AES-based hash of the same bytes is about 2.5x
+// faster than xxhash for group keys of a few labels.
 func (a *Aggregator) groupHash(key []batch.Label, buf []byte) (uint64, []byte) {
-	return batch.HashWithBuf(key, buf)
+	buf = buf[:0]
+	for i := range key {
+		buf = append(buf, key[i].Name...)
+		buf = append(buf, 0xff)
+		buf = append(buf, key[i].Value...)
+		buf = append(buf, 0xff)
+	}
+	return maphash.Bytes(groupSeed, buf), buf
 }
 
 // groupKey appends to dst the grouping labels of ls (sorted like ls): the

@@ -255,3 +255,42 @@ func TestCompactionKeepsLiveGroups(t *testing.T) {
 		}
 	}
 }
+
+// groupKey keeps __name__ plus the by labels, or all but the without
+// labels; names of the same length or first byte as a grouping label are
+// not mistaken for it.
+func TestGroupKey(t *testing.T) {
+	ls := []batch.Label{
+		{Name: "_", Value: "u"}, {Name: "__name__", Value: "m"}, {Name: "empty", Value: ""},
+		{Name: "engine", Value: "ic"}, {Name: "model", Value: "s"}, {Name: "r", Value: "1"},
+		{Name: "regioN", Value: "x"}, {Name: "region", Value: "eu"}, {Name: "regions", Value: "y"},
+		{Name: "vehicle_id", Value: "V1"},
+	}
+	for _, tc := range []struct {
+		by, without []string
+		labels      []batch.Label
+		want        string
+	}{
+		{want: `m{}`},
+		{by: []string{"region", "engine"}, want: `m{engine="ic", region="eu"}`},
+		{by: []string{"r", "empty", "absent"}, want: `m{r="1"}`},
+		{by: []string{"__name__", "_"}, want: `m{_="u"}`},
+		{without: []string{"vehicle_id"}, want: `m{_="u", engine="ic", model="s", r="1", regioN="x", region="eu", regions="y"}`},
+		{without: []string{"region", "model", "_", "r"}, want: `m{engine="ic", regioN="x", regions="y", vehicle_id="V1"}`},
+		{by: []string{"region"}, labels: []batch.Label{{Name: "a", Value: "1"}, {Name: "region", Value: "eu"}}, want: `{region="eu"}`},
+	} {
+		cfg := Config{Name: "k", Interval: model.Duration(time.Second), Outputs: []string{"last"}, By: tc.by, Without: tc.without}
+		a := mustNew(t, cfg, Options{})
+		in := ls
+		if tc.labels != nil {
+			in = tc.labels
+		}
+		key := a.groupKey(in, nil)
+		if got := batch.String(key); got != tc.want {
+			t.Errorf("by %v without %v: got %s, want %s", tc.by, tc.without, got, tc.want)
+		}
+		if n := batch.Get(key, batch.MetricName); n == "" && tc.labels == nil {
+			t.Errorf("by %v without %v: no __name__ in %v", tc.by, tc.without, key)
+		}
+	}
+}

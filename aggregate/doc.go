@@ -148,10 +148,13 @@
 //
 // Push first computes the group key and hashes of every matched series,
 // then aggregates them shard by shard, taking each shard's lock once per
-// batch and prefetching the index, table and slot entries a few series
-// ahead (prefetch_*.s), so the cache misses of a million-series state
-// overlap. Series that go to an overflow group are pushed after that,
-// one shard lock at a time. Flush raises every shard's watermark, then, per due window and
+// batch and prefetching the index, table and slot entries, group records
+// and packed labels a few series ahead (prefetch_*.s) once a shard holds
+// a few hundred of them, so the cache misses of a large state overlap.
+// The group hash is the runtime's AES-based hash (hash/maphash, one seed
+// per process), not batch.Hash: it never leaves the process. Series that
+// go to an overflow group are pushed after that, one shard lock at a
+// time. Flush raises every shard's watermark, then, per due window and
 // shard, computes the outputs' values under the shard lock, frees the
 // slots (a sketch is swapped for an empty one), and builds the output
 // series after unlocking; FlushEach hands them over in parts, built by

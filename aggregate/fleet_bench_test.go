@@ -294,3 +294,86 @@ func BenchmarkStateMemoryBenchYAML(b *testing.B) {
 	}
 	b.ReportMetric(perSeries, "heap-B/series")
 }
+
+// BenchmarkPushBenchYAML measures the aggregations of bench/bench.yaml in
+// steady state at the size of the harness's scenario a: 25k vehicles, 100k
+// input series, in requests of 2,000 series with one sample each. Every
+// series sends ten times per 10 s window, so groups, slots and baselines
+// exist and most Pushes only aggregate. Each op is one request pushed to
+// the three aggregations; windows are flushed, untimed, as they close.
+func BenchmarkPushBenchYAML(b *testing.B) {
+	const vehicles, chunk = 25_000, 2_000
+	v := fleetValues()
+	aggs := benchYAMLAggregations(b)
+	var reqs []*batch.Batch
+	cur := &batch.Batch{}
+	str := func(s string) string {
+		buf := cur.Bytes(len(s))
+		copy(buf, s)
+		return unsafe.String(unsafe.SliceData(buf), len(buf))
+	}
+	for i := range vehicles {
+		for _, s := range []struct{ name, engine string }{
+			{"vehicle_rpm", "ic"}, {"vehicle_rpm", "electric"}, {"vehicle_warnings", ""}, {"vehicle_distance_meters_total", ""},
+		} {
+			cur.StartSeries()
+			cur.AddLabel(str(batch.MetricName), str(s.name))
+			if s.engine != "" {
+				cur.AddLabel(str("engine"), str(s.engine))
+			}
+			cur.AddLabel(str("model"), str(v.model[i%len(v.model)]))
+			cur.AddLabel(str("region"), str(v.region[i%20]))
+			cur.AddLabel(str("vehicle_id"), str(v.vehicle[i]))
+			cur.AddSample(benchT0, float64(i%5000+1))
+			cur.FinishSeries()
+			if len(cur.Series) == chunk {
+				reqs = append(reqs, cur)
+				cur = &batch.Batch{}
+			}
+		}
+	}
+	marks := make([]uint8, chunk)
+	round := 0
+	ts := benchT0
+	out := &batch.Batch{}
+	next := func() { // one round: every series' next sample, 1 s later
+		ts = benchT0 + int64(round)*1_000 + 500
+		if round%10 == 0 {
+			for _, a := range aggs {
+				out.Reset()
+				a.Flush(time.UnixMilli(ts), false, out)
+			}
+			runtime.GC() // no collection of Flush's garbage in the timed part
+		}
+		for _, r := range reqs {
+			for i := range r.Series {
+				r.Series[i].Samples[0] = batch.Sample{Timestamp: ts, Value: float64(i%5000 + round*10 + 1)}
+			}
+		}
+		round++
+	}
+	for range 20 { // two windows: groups, baselines and every slot exist
+		next()
+		for _, r := range reqs {
+			for _, a := range aggs {
+				a.Push(r, marks, time.UnixMilli(ts))
+			}
+		}
+	}
+	i := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if i%len(reqs) == 0 {
+			b.StopTimer()
+			next()
+			b.StartTimer()
+		}
+		r := reqs[i%len(reqs)]
+		for _, a := range aggs {
+			a.Push(r, marks, time.UnixMilli(ts))
+		}
+		i++
+	}
+	b.ReportMetric(float64(b.N*chunk)/b.Elapsed().Seconds(), "samples/s")
+}

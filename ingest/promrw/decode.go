@@ -351,8 +351,7 @@ func parseLabelSlow(data []byte, base int) (name, value string, err *wireError) 
 func parseSample(data []byte, base int) (ts int64, v float64, err *wireError) {
 	// Fast path: 0x09 value(8 bytes) 0x10 timestamp(varint), as sent.
 	if len(data) >= 11 && data[0] == 0x09 && data[9] == 0x10 {
-		u, next, err := uvarint(data, 10)
-		if err == nil && next == len(data) {
+		if u, ok := uvarintEnd(data, 10); ok {
 			return int64(u), math.Float64frombits(binary.LittleEndian.Uint64(data[1:9])), nil
 		}
 	}

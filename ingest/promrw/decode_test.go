@@ -1,10 +1,12 @@
 package promrw
 
 import (
+	"encoding/binary"
 	"errors"
 	"math"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -391,5 +393,36 @@ func TestDecodeLabelFastPathBoundaries(t *testing.T) {
 		if r.Reason != wantReasons[i] {
 			t.Errorf("rejection %d: %v, want %v", i, r.Reason, wantReasons[i])
 		}
+	}
+}
+
+// The varint fast paths decode what encoding/binary does, and decline
+// (for the general decoder) what they do not handle.
+func TestVarintFastPaths(t *testing.T) {
+	values := []uint64{0, 1, 127, 128, 300, 16383, 16384, 1<<35 + 12345, 1730621749123, 1<<42 - 1, 1<<49 + 7, 1<<56 - 1, 1 << 56, math.MaxUint64}
+	for _, v := range values {
+		enc := binary.AppendUvarint(nil, v)
+		for pad := 0; pad <= 9; pad++ {
+			data := append(make([]byte, pad), enc...)
+			if got, next, err := uvarint(data, pad); err != nil || got != v || next != len(data) {
+				t.Errorf("uvarint(%x, %d) = %d, %d, %v; want %d", data, pad, got, next, err, v)
+			}
+			got, ok := uvarintEnd(data, pad)
+			wantOK := len(enc) <= 8 && len(data) >= 8
+			if ok != wantOK || (ok && got != v) {
+				t.Errorf("uvarintEnd(%x, %d) = %d, %v; want %d, %v", data, pad, got, ok, v, wantOK)
+			}
+			// A varint that ends before the data does is not one ending there.
+			if _, ok := uvarintEnd(append(slices.Clone(data), 0x01), pad); ok {
+				t.Errorf("uvarintEnd(%x01, %d) accepted a varint followed by a byte", data, pad)
+			}
+		}
+	}
+	// Truncated: the last byte still has its continuation bit.
+	if _, ok := uvarintEnd([]byte{0, 0, 0, 0, 0, 0, 0x80, 0x80}, 6); ok {
+		t.Error("uvarintEnd accepted a truncated varint")
+	}
+	if _, _, err := uvarint([]byte{0x80, 0x80}, 0); err == nil {
+		t.Error("uvarint accepted a truncated varint")
 	}
 }
