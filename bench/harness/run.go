@@ -134,7 +134,9 @@ func runScenario(ctx context.Context, o Options, sc Scenario, work string) *Resu
 	lgErr := lg.wait(sc.Duration + loadgenGrace)
 	loadEnd := time.Now()
 	if mem, err := readMemory(pid); err == nil {
-		res.RSSEndBytes, res.RSSPeakBytes = mem.rss, mem.peak
+		// The kernel's RSS counters are approximate (per-CPU batches):
+		// VmHWM can read a little below a VmRSS read before it.
+		res.RSSEndBytes, res.RSSPeakBytes = mem.rss, max(mem.peak, mem.rss)
 	}
 	if s, err := scrapeMetrics(base + "/metrics"); err == nil {
 		res.HeapInuseBytes = s.sum(metricHeapInuse, nil)
@@ -157,7 +159,7 @@ func runScenario(ctx context.Context, o Options, sc Scenario, work string) *Resu
 	}
 	cpu1, cpuErr := cpuSeconds(pid)
 	if mem, err := readMemory(pid); err == nil {
-		res.RSSPeakBytes = mem.peak // the last flush included
+		res.RSSPeakBytes = max(res.RSSPeakBytes, mem.peak, mem.rss) // the last flush included
 	}
 	machine1, _ := machineCPUSeconds()
 	cpuEnd := time.Now()
