@@ -24,10 +24,12 @@
 // that call), and appends it to the newest block of the series' shard. A
 // block holds at most max_samples_per_send samples (a call's samples are
 // split over blocks when needed), so a block, its records concatenated, is
-// a WriteRequest body as is: sending only compresses it. Buffered data is
-// thus as compact as the wire format (about 20 bytes per sample plus the
-// label bytes of each record), no label set is kept as Go strings, and
-// nothing is cached between windows.
+// a WriteRequest body as is. A block that fills up is snappy-compressed at
+// once (sealed) and waits for its sender compressed; a block sent at its
+// deadline is compressed by the sender. Buffered data thus takes what it
+// takes on the wire (for aggregation outputs, 15–25 bytes per sample), no
+// label set is kept as Go strings, and nothing is cached between windows.
+// Splitting a sealed block after a 400 decompresses it again.
 //
 // Each shard has one sender goroutine and sends one block at a time, the
 // oldest first, so the samples of a series (always in the same shard)
@@ -53,8 +55,9 @@
 // Meanwhile the shard fills up: Full reports true at 90% of capacity (ingest
 // then answers 429), and Enqueue blocks at 100% until its context is done.
 // Nothing grows without bound: a Queue holds at most capacity*max_shards
-// samples in blocks, and each shard keeps at most 8 emptied blocks for
-// reuse (the rest are freed, so memory shrinks after a burst).
+// samples in blocks, and each shard keeps at most 8 emptied blocks and 8
+// compressed buffers for reuse (the rest are freed, so memory shrinks
+// after a burst).
 //
 // # Drops
 //

@@ -394,7 +394,15 @@ func TestEnqueueBlocksWhenFullThenCtxError(t *testing.T) {
 	})
 }
 
+// TestSplitIsolatesRejectedSeries, for a block sent at its deadline and
+// for a full one (compressed as it filled, decompressed to split).
 func TestSplitIsolatesRejectedSeries(t *testing.T) {
+	for _, perSend := range []int{1000, 60} {
+		t.Run(fmt.Sprint("max_samples_per_send=", perSend), func(t *testing.T) { testSplitIsolatesRejectedSeries(t, perSend) })
+	}
+}
+
+func testSplitIsolatesRejectedSeries(t *testing.T, perSend int) {
 	synctest.Test(t, func(t *testing.T) {
 		bad := []string{seriesName(3), seriesName(17)}
 		fc := &fakeClient{respond: func(_ context.Context, _ int, c call) error {
@@ -405,7 +413,7 @@ func TestSplitIsolatesRejectedSeries(t *testing.T) {
 			}
 			return nil
 		}}
-		q := newTestQueue(t, testConfig(func(qc *QueueConfig) { qc.MaxShards = 1 }), fc)
+		q := newTestQueue(t, testConfig(func(qc *QueueConfig) { qc.MaxShards = 1; qc.MaxSamplesPerSend = perSend }), fc)
 		q.Start()
 		_ = q.Enqueue(context.Background(), makeBatch(20, 3, 0))
 		if err := q.Stop(context.Background()); err != nil {

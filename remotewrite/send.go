@@ -58,8 +58,15 @@ func (q *Queue) runShard(s *shard) {
 // range in halves and sends each, so only series rejected alone are
 // dropped. Every sample ends up sent or dropped.
 func (q *Queue) sendRange(s *shard, b *block, lo, hi int) {
-	pb, samples := b.records(lo, hi)
-	req := s.enc.compress(pb)
+	var req []byte
+	var samples int
+	if b.z != nil && lo == 0 && hi == len(b.ends) {
+		req, samples = b.z, b.samples // sealed: compressed already
+	} else {
+		var pb []byte
+		pb, samples = b.records(lo, hi, &s.unz)
+		req = s.enc.compress(pb)
+	}
 	backoff := q.minBackoff
 	for {
 		if q.runCtx.Err() != nil {
@@ -108,7 +115,7 @@ func (q *Queue) sendRange(s *shard, b *block, lo, hi int) {
 			q.drop(ReasonHTTP400, samples)
 			if ok, suppressed := q.logDrop.allow(); ok {
 				q.log.Warn("remote write receiver rejected a series; its samples were dropped",
-					"series", recordSeries(pb), "samples", samples, "response", serr.Message,
+					"series", recordSeries(first(b, lo, &s.unz)), "samples", samples, "response", serr.Message,
 					"similar_warnings_suppressed", suppressed)
 			}
 			return
@@ -162,4 +169,10 @@ func (t *throttle) allow() (ok bool, suppressed int) {
 	t.next = now.Add(logEvery)
 	suppressed, t.suppressed = t.suppressed, 0
 	return true, suppressed
+}
+
+// first returns the bytes of record lo of b, for a log line.
+func first(b *block, lo int, scratch *[]byte) []byte {
+	pb, _ := b.records(lo, lo+1, scratch)
+	return pb
 }

@@ -2,9 +2,12 @@ package remotewrite
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/golang/snappy"
 
 	"github.com/premetrics/premetrics/batch"
 )
@@ -16,26 +19,43 @@ const keepFreeBlocks = 8
 
 // block is one future request: encoded WriteRequest.timeseries fields
 // (records), at most max_samples_per_send samples in all. Records are
-// appended by Enqueue until the block is full or its sender takes it.
+// appended by Enqueue until the block is full or its sender takes it. A
+// full block is compressed at once (sealed): it waits for its turn in
+// about a quarter of the memory, and its uncompressed buffer goes to the
+// next block.
 type block struct {
-	pb       []byte  // the records, concatenated: a WriteRequest body as is
+	pb       []byte  // the records, concatenated: a WriteRequest body as is; nil once sealed
+	z        []byte  // sealed: pb snappy-compressed (exactly sized)
 	ends     []int32 // ends[i]: end of record i in pb
 	cum      []int32 // cum[i]: samples in records [0, i]
 	samples  int
 	enqueued int64 // Queue.now() when the first record was added
 }
 
-// record returns the bytes and sample count of records [lo, hi).
-func (b *block) records(lo, hi int) ([]byte, int) {
+// records returns the uncompressed bytes and the sample count of records
+// [lo, hi); for a sealed block, pb is decompressed into *scratch first.
+func (b *block) records(lo, hi int, scratch *[]byte) ([]byte, int) {
+	pb := b.pb
+	if b.z != nil {
+		n, err := snappy.DecodedLen(b.z)
+		if err != nil {
+			panic("remotewrite: a sealed block does not decompress: " + err.Error())
+		}
+		*scratch = slices.Grow((*scratch)[:0], n)[:n]
+		pb, err = snappy.Decode(*scratch, b.z)
+		if err != nil {
+			panic("remotewrite: a sealed block does not decompress: " + err.Error())
+		}
+	}
 	start, before := int32(0), int32(0)
 	if lo > 0 {
 		start, before = b.ends[lo-1], b.cum[lo-1]
 	}
-	return b.pb[start:b.ends[hi-1]], int(b.cum[hi-1] - before)
+	return pb[start:b.ends[hi-1]], int(b.cum[hi-1] - before)
 }
 
 func (b *block) reset() {
-	b.pb, b.ends, b.cum = b.pb[:0], b.ends[:0], b.cum[:0]
+	b.pb, b.z, b.ends, b.cum = b.pb[:0], nil, b.ends[:0], b.cum[:0]
 	b.samples, b.enqueued = 0, 0
 }
 
@@ -51,12 +71,20 @@ type shard struct {
 	free      []*block      // emptied blocks for reuse, at most keepFreeBlocks
 	space     chan struct{} // closed when samples leave; nil while nobody waits
 	aboveHigh bool          // count >= high watermark; Queue.fullShards counts these
+	// perSample is the encoded size per sample of the last block sealed
+	// or sent: a new buffer is allocated at about a block's full size, not
+	// grown by doubling (which leaves up to half of it unused).
+	perSample int
+	spare     []byte   // the buffer of the last sealed block, for the next one
+	zbuf      []byte   // compression scratch of seal
+	zfree     [][]byte // compressed buffers of sent blocks, at most keepFreeBlocks
 
 	pending atomic.Int64  // count, readable without the lock
 	wake    chan struct{} // capacity 1: a sender should look at the shard again
 
 	// Owned by the sender goroutine.
 	sending *block // taken out of blocks; its samples still count
+	unz     []byte // a sealed block decompressed, to split it after a 400
 	enc     encoder
 	timer   *time.Timer
 
@@ -88,7 +116,10 @@ func (s *shard) put(ctx context.Context, q *Queue, now *int64, ls []batch.Label,
 				s.append(b, ls, samples[done:done+k])
 				done += k
 				free -= k
-				filled = filled || b.samples >= q.maxPerSend
+				if b.samples >= q.maxPerSend {
+					s.seal(b)
+					filled = true
+				}
 			}
 			s.updateHigh(q)
 			s.mu.Unlock()
@@ -133,6 +164,13 @@ func (s *shard) tail(q *Queue, now int64) *block {
 	} else {
 		b = &block{}
 	}
+	switch {
+	case b.pb != nil:
+	case s.spare != nil:
+		b.pb, s.spare = s.spare, nil
+	case s.perSample > 0:
+		b.pb = make([]byte, 0, s.perSample*q.maxPerSend*9/8)
+	}
 	b.enqueued = now
 	s.blocks = append(s.blocks, b)
 	return b
@@ -146,6 +184,27 @@ func (s *shard) append(b *block, ls []batch.Label, samples []batch.Sample) {
 	b.cum = append(b.cum, int32(b.samples))
 	s.count += len(samples)
 	s.pending.Store(int64(s.count))
+}
+
+// seal compresses the full block b and hands its buffer to the next
+// block. Called with mu held: compressing one block takes well under a
+// millisecond.
+func (s *shard) seal(b *block) {
+	s.zbuf = snappy.Encode(s.zbuf[:cap(s.zbuf)], b.pb)
+	var z []byte
+	if n := len(s.zfree); n > 0 && cap(s.zfree[n-1]) >= len(s.zbuf) {
+		z = s.zfree[n-1]
+		s.zfree[n-1] = nil
+		s.zfree = s.zfree[:n-1]
+	} else {
+		z = make([]byte, 0, len(s.zbuf)*9/8) // room for the next blocks' sizes
+	}
+	b.z = append(z[:0], s.zbuf...)
+	s.perSample = (len(b.pb) + b.samples - 1) / b.samples
+	if s.spare == nil {
+		s.spare = b.pb[:0]
+	}
+	b.pb = nil
 }
 
 // signal wakes the sender without blocking.
@@ -187,9 +246,18 @@ func (s *shard) release(q *Queue) {
 	s.sending = nil
 	s.mu.Lock()
 	s.count -= b.samples
+	if b.z == nil && b.samples > 0 {
+		s.perSample = (len(b.pb) + b.samples - 1) / b.samples
+	}
 	s.pending.Store(int64(s.count))
 	s.updateHigh(q)
+	if b.z != nil && len(s.zfree) < keepFreeBlocks {
+		s.zfree = append(s.zfree, b.z[:0])
+	}
 	if len(s.free) < keepFreeBlocks {
+		if b.z != nil && s.spare != nil {
+			b.pb = nil // the shard has a buffer already
+		}
 		b.reset()
 		s.free = append(s.free, b)
 	}
