@@ -168,7 +168,7 @@ func TestOptionsValidate(t *testing.T) {
 	}
 	o = Options{Scenarios: []string{"c"}, Duration: time.Second, Rate: 5, Series: 7}
 	sel := o.selected()
-	if len(sel) != 1 || sel[0].Name != "c" || sel[0].Duration != time.Second || sel[0].Rate != 5 || sel[0].Series != 7 || sel[0].Churn != 0.3 {
+	if len(sel) != 1 || sel[0].Name != "c" || sel[0].Duration != time.Second || sel[0].Rate != 5 || sel[0].Series != 7 || sel[0].Churn != 0.15 {
 		t.Errorf("selected %+v", sel)
 	}
 	if all := (&Options{}).selected(); len(all) != 3 || all[0].Rate != 1e6 || all[1].Series != 1e6 {

@@ -12,7 +12,7 @@
 // waits for other processes to calm down before each scenario, and the
 // report shows how many cores they used meanwhile.
 //
-//	benchharness                             # all scenarios, ~3 minutes
+//	benchharness                             # all scenarios, ~4 minutes
 //	benchharness -scenarios a -duration 10s  # one scenario, shorter
 //	benchharness -duration 3s -rate 20000 -series 4000 -interval 2s -lateness 1s -results ""  # smoke run
 //
