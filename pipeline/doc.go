@@ -31,6 +31,12 @@
 // an upstream output is late only when its window was emitted already:
 // lateness is judged as of the upstream window end, not the flush time.
 //
+// A window is handed downstream and to the queues in parts of 8192 series,
+// built by GOMAXPROCS flush goroutines (aggregate.Aggregator.FlushEach), so
+// a window of a million groups never sits in one batch and is delivered
+// while it is still being emitted; every part of a window goes before any
+// part of the next one.
+//
 // Backpressure: Admit reports false while any remote-write queue is over
 // its high watermark; flush output waits for queue space (it is small and
 // must not be lost) while ingest is refused with 429.
