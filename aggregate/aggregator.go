@@ -396,13 +396,7 @@ var groupSeed = maphash.MakeSeed()
 // process): the runtime's AES-based hash of the same bytes is about 2.5x
 // faster than xxhash for group keys of a few labels.
 func (a *Aggregator) groupHash(key []batch.Label, buf []byte) (uint64, []byte) {
-	buf = buf[:0]
-	for i := range key {
-		buf = append(buf, key[i].Name...)
-		buf = append(buf, 0xff)
-		buf = append(buf, key[i].Value...)
-		buf = append(buf, 0xff)
-	}
+	buf = batch.AppendHashInput(buf[:0], key)
 	return maphash.Bytes(groupSeed, buf), buf
 }
 

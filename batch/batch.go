@@ -233,14 +233,20 @@ func Clone(ls []Label) []Label {
 // pass (faster than streaming for short label sets); it returns buf for
 // reuse.
 func HashWithBuf(ls []Label, buf []byte) (uint64, []byte) {
-	buf = buf[:0]
+	buf = AppendHashInput(buf[:0], ls)
+	return xxhash.Sum64(buf), buf
+}
+
+// AppendHashInput appends to buf the bytes Hash hashes for ls: each name
+// and value followed by 0xff (a byte no UTF-8 string contains).
+func AppendHashInput(buf []byte, ls []Label) []byte {
 	for i := range ls {
 		buf = append(buf, ls[i].Name...)
 		buf = append(buf, 0xff)
 		buf = append(buf, ls[i].Value...)
 		buf = append(buf, 0xff)
 	}
-	return xxhash.Sum64(buf), buf
+	return buf
 }
 
 // String formats ls like Prometheus: name{a="b", c="d"}.
