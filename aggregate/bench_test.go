@@ -306,3 +306,45 @@ func BenchmarkGroupKey(b *testing.B) {
 		})
 	}
 }
+
+// TestPushAndFlushZeroAllocs: with every output, pushing into existing
+// groups and turning windows over (Push and Flush, sketches, sets and rate
+// lists recycled) allocates nothing once the state has grown.
+func TestPushAndFlushZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	a, err := New(Config{
+		Name: "allocs", Match: "vehicle_rpm", Interval: model.Duration(time.Second), By: []string{"region"},
+		Outputs: []string{"sum_samples", "count_samples", "count_series", "min", "max", "avg", "last", "first",
+			"stddev", "stdvar", "unique_samples", "quantiles(0.5, 0.99)", "total", "increase", "rate_sum", "rate_avg"},
+		Lateness: dur(0),
+	}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := benchBatch(1000, 100)
+	marks := make([]uint8, len(in.Series))
+	out := &batch.Batch{}
+	ts := benchT0
+	emitted := 0
+	step := func() {
+		ts += 100
+		setTimestamps(in, ts, true)
+		now := time.UnixMilli(ts)
+		a.Push(in, marks, now)
+		out.Reset()
+		a.Flush(now, false, out)
+		emitted += len(out.Series)
+	}
+	for range 50 { // warm up free lists over several windows
+		step()
+	}
+	emitted = 0
+	if n := testing.AllocsPerRun(50, step); n != 0 {
+		t.Errorf("Push and Flush allocate %.2f times per step, want 0", n)
+	}
+	if emitted == 0 { // a window closes every 10 steps
+		t.Fatal("no window was emitted while allocations were counted")
+	}
+}
