@@ -11,6 +11,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/internal/race"
 )
 
 const benchT0 = int64(1_700_000_000_000) // a window start for every interval used here
@@ -311,7 +312,7 @@ func BenchmarkGroupKey(b *testing.B) {
 // groups and turning windows over (Push and Flush, sketches, sets and rate
 // lists recycled) allocates nothing once the state has grown.
 func TestPushAndFlushZeroAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
 	a, err := New(Config{

@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/internal/race"
 )
 
 // nopPipeline accepts everything.
@@ -90,7 +91,7 @@ func BenchmarkRemoteWriteHandler(b *testing.B) {
 // allocates nothing per request (pooled body buffer and batch, no body
 // reader for a request with Content-Length).
 func TestRemoteWriteHandlerZeroAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
 	h := NewRemoteWriteHandler(DefaultConfig(), nopPipeline{}, NewMetrics(nil), nil)

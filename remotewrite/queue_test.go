@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/prometheus/model/relabel"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/internal/race"
 )
 
 var errBoom = errors.New("boom")
@@ -724,7 +725,7 @@ func TestRejectedSeriesWarningsAreThrottled(t *testing.T) {
 // TestEnqueueZeroAllocs: once a shard's blocks have grown, encoding a
 // batch into them and sending it allocates nothing.
 func TestEnqueueZeroAllocs(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
 	cfg := DefaultConfig()

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/internal/race"
 )
 
 // prometheusRelabel is the reference: Prometheus' own relabeling of a
@@ -162,7 +163,7 @@ func TestRelabelRandomChains(t *testing.T) {
 		inputs[i] = in
 	}
 	chains, want := 0, 3000
-	if raceEnabled || testing.Short() {
+	if race.Enabled || testing.Short() {
 		want = 300
 	}
 	for chains < want {
@@ -300,7 +301,7 @@ var relabelAllocCases = []struct{ name, cfg string }{
 }
 
 func TestRelabelDoesNotAllocate(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
 	in := lbls("__name__", "vehicle_rpm", "vehicle_id", "V0000012345", "region", "UK", "engine", "ic", "meta_x", "1")

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/internal/race"
 )
 
 var testLimits = Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 32, MaxDecodedBytes: 1 << 20}
@@ -328,7 +329,7 @@ func TestDecodeChecksSizeBeforeAllocating(t *testing.T) {
 }
 
 func TestDecodeZeroAllocSteadyState(t *testing.T) {
-	if raceEnabled {
+	if race.Enabled {
 		t.Skip("the race detector allocates")
 	}
 	body := encode(t, realisticRequest(100, 2, 0))

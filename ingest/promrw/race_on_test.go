@@ -1,5 +1,0 @@
-//go:build race
-
-package promrw
-
-const raceEnabled = true
