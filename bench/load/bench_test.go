@@ -24,8 +24,11 @@ func BenchmarkRender(b *testing.B) {
 			}
 			ref := 0
 			for j := range p.Bodies() {
-				body, _ := p.Render(nil, j, 0, 1_790_000_000_000, 0)
-				raw, _ := snappy.Decode(nil, body)
+				body, n := p.Render(nil, j, 0, 1_790_000_000_000, 0)
+				raw, err := snappy.Decode(nil, body)
+				if err != nil || n == 0 {
+					b.Fatalf("body %d: %d samples, snappy: %v", j, n, err)
+				}
 				ref += len(snappy.Encode(nil, raw))
 			}
 			buf := make([]byte, 0, p.MaxBodyBytes())
