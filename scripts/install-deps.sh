@@ -23,6 +23,8 @@ set -euo pipefail
 DEPS=(
 	"prometheus               /usr/bin/prometheus               prometheus prometheus-node-exporter"
 	"prometheus-alertmanager  /usr/bin/prometheus-alertmanager  prometheus-alertmanager"
+	"mosquitto                /usr/sbin/mosquitto               mosquitto"
+	"mosquitto-clients        /usr/bin/mosquitto_pub"
 )
 
 POLICY_RC_D=/usr/sbin/policy-rc.d
