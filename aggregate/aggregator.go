@@ -161,14 +161,14 @@ func (a *Aggregator) Name() string { return a.name }
 // sh.mu. key is the group's labels (borrowed), gh their hash; overflow
 // says key is an overflow group. It returns false, having done nothing,
 // when the series has no group yet and max_output_series is reached.
-func (a *Aggregator) pushSeries(sh *shard, gh uint64, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, c *pushCounts) bool {
+func (a *Aggregator) pushSeries(sh *shard, gh ghash, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, c *pushCounts) bool {
 	l := &a.layout
 	maxTs := nowMs + a.skewMs
 	// Below minTs a sample's window end + lateness is certainly < now;
 	// the early check also keeps the window arithmetic from overflowing.
 	minTs := nowMs - a.latenessMs - a.intervalMs
 
-	gid := sh.lookup(a.syms, gh, key) // created on the first aggregated sample
+	gid := sh.lookup(gh) // created on the first aggregated sample
 	reserved := false
 	if gid < 0 {
 		if !a.reserveGroup(overflow) {
@@ -364,8 +364,8 @@ func (a *Aggregator) pushSeries(sh *shard, gh uint64, key []batch.Label, seriesH
 }
 
 // newGroup creates the group for key and returns its id.
-func (a *Aggregator) newGroup(sh *shard, h uint64, key []batch.Label, overflow bool) int {
-	g := groupRec{hash: h, labels: a.syms.pack(key, a.outputNamesFor)}
+func (a *Aggregator) newGroup(sh *shard, gh ghash, key []batch.Label, overflow bool) int {
+	g := groupRec{hash: gh.h, check: gh.check, labels: a.syms.pack(key, a.outputNamesFor)}
 	if overflow {
 		g.meta = 1
 	}
@@ -386,18 +386,23 @@ func (a *Aggregator) outputNamesFor(metric string) []string {
 	return names
 }
 
-// groupSeed seeds groupHash. One seed per process, not per Aggregator:
-// aggregations fed the same input emit in the same order.
-var groupSeed = maphash.MakeSeed()
+// groupSeed and checkSeed seed groupHash. One pair per process, not per
+// Aggregator: aggregations fed the same input emit in the same order.
+var groupSeed, checkSeed = maphash.MakeSeed(), maphash.MakeSeed()
 
-// groupHash returns the hash of group key, which places the group in a
-// shard and in its index; it returns buf for reuse. It need not be
-// batch.Hash (groups compare their labels, and the hash never leaves the
-// process): the runtime's AES-based hash of the same bytes is about 2.5x
-// faster than xxhash for group keys of a few labels.
-func (a *Aggregator) groupHash(key []batch.Label, buf []byte) (uint64, []byte) {
+// ghash identifies a group key: h places the group in a shard and in its
+// index, check is an independent second hash of the same bytes. Together
+// they are a 128-bit keyed hash, and a group is found by comparing both
+// instead of its labels (see doc.go, "Group identity").
+type ghash struct{ h, check uint64 }
+
+// groupHash returns the hashes of group key and buf for reuse. It need not
+// be batch.Hash (the hashes never leave the process): the runtime's
+// AES-based hash is about 2.5x faster than xxhash for group keys of a few
+// labels, so two of them cost less than one xxhash and a label compare.
+func (a *Aggregator) groupHash(key []batch.Label, buf []byte) (ghash, []byte) {
 	buf = batch.AppendHashInput(buf[:0], key)
-	return maphash.Bytes(groupSeed, buf), buf
+	return ghash{maphash.Bytes(groupSeed, buf), maphash.Bytes(checkSeed, buf)}, buf
 }
 
 // groupKey appends to dst the grouping labels of ls (sorted like ls): the

@@ -219,24 +219,3 @@ func (sy *symbols) unpack(packed string, dst []batch.Label) ([]batch.Label, int,
 	}
 	return dst, nameIdx, sym
 }
-
-// equal reports whether packed encodes exactly the labels of key.
-func (sy *symbols) equal(packed string, key []batch.Label) bool {
-	r := packedReader{p: packed}
-	nameIdx := int(r.uvarint())
-	if nameIdx >= len(key) || key[nameIdx].Name != batch.MetricName {
-		return false
-	}
-	if _, metric := r.metric(&sy.metrics); metric != key[nameIdx].Value {
-		return false
-	}
-	for i := range key {
-		if i == nameIdx {
-			continue
-		}
-		if r.off >= len(r.p) || r.str(&sy.values) != key[i].Name || r.str(&sy.values) != key[i].Value {
-			return false
-		}
-	}
-	return r.off == len(r.p)
-}

@@ -40,7 +40,8 @@ type pushScratch struct {
 
 // pushItem is one matched input series with its hashes.
 type pushItem struct {
-	gh, seriesHash uint64
+	gh             ghash
+	seriesHash     uint64
 	series         int32 // index in the batch
 	k0, k1         int32 // group key: keys[k0:k1]
 	pfGid          int32 // prefetchGroup's guess at the group id, +1 (0: none)
@@ -111,7 +112,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 			it.seriesHash, sc.hashBuf = batch.HashWithBuf(ls, sc.hashBuf)
 		}
 		items = append(items, it)
-		counts[it.gh%numShards+1]++
+		counts[it.gh.h%numShards+1]++
 	}
 
 	// Order the items by shard (stable), then aggregate shard by shard.
@@ -121,7 +122,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 	order := extend(sc.order[:0], len(items))
 	next := counts
 	for j := range items {
-		s := items[j].gh % numShards
+		s := items[j].gh.h % numShards
 		order[next[s]] = int32(j)
 		next[s]++
 	}
@@ -130,7 +131,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 	// behind one another shard after shard.
 	first := 0
 	if len(items) > 0 {
-		first = int(items[0].gh % numShards)
+		first = int(items[0].gh.h % numShards)
 	}
 	for k := range numShards {
 		s := (first + k) % numShards
@@ -166,9 +167,9 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 	for _, idx := range overflow {
 		it := &items[idx]
 		sc.okey = overflowKey(keys[it.k0:it.k1], sc.okey[:0])
-		var oh uint64
+		var oh ghash
 		oh, sc.hashBuf = a.groupHash(sc.okey, sc.hashBuf)
-		sh := &a.shards[oh%numShards]
+		sh := &a.shards[oh.h%numShards]
 		sh.mu.Lock()
 		a.pushSeries(sh, oh, sc.okey, it.seriesHash, series[it.series].Samples, nowMs, true, c)
 		sh.mu.Unlock()
@@ -204,7 +205,7 @@ func (a *Aggregator) prefetchPlan(sh *shard) int {
 func (a *Aggregator) prefetch(sh *shard, pf int, it *pushItem) {
 	if pf&pfIndex != 0 {
 		x := &sh.index
-		prefetch(unsafe.Pointer(&x.slots[x.home(it.gh)]))
+		prefetch(unsafe.Pointer(&x.slots[x.home(it.gh.h)]))
 	}
 	if pf&pfCounters != 0 {
 		t := &sh.counters
@@ -221,7 +222,7 @@ func (a *Aggregator) prefetch(sh *shard, pf int, it *pushItem) {
 // prefetchLabels.
 func (a *Aggregator) prefetchGroup(sh *shard, it *pushItem) {
 	x := &sh.index
-	p := x.find(it.gh)
+	p := x.find(it.gh.h)
 	if p < 0 {
 		return
 	}

@@ -5,8 +5,6 @@ import (
 	"math/bits"
 	"sync"
 	"unsafe"
-
-	"github.com/premetrics/premetrics/batch"
 )
 
 // numShards is the number of independently locked state shards; a group
@@ -66,7 +64,8 @@ type shardState struct {
 // holds no pointer but its packed labels, so a million groups cost the GC
 // one scan of a flat slice.
 type groupRec struct {
-	hash     uint64
+	hash     uint64 // ghash.h
+	check    uint64 // ghash.check
 	labels   string // packed (see labels.go), immutable; "" for a free id
 	lastSeen int32  // wall time of the last aggregated sample, see shard.seconds
 	meta     uint32 // extra slots in use << 1 | 1 for a metric's overflow group
@@ -213,10 +212,10 @@ func (sh *shard) seconds(nowMs int64) int32 {
 }
 
 // lookup returns the id of the group with labels key and hash h, or -1.
-func (sh *shard) lookup(sy *symbols, h uint64, key []batch.Label) int {
-	for p := sh.index.find(h); p >= 0; p = sh.index.next(h, p) {
+func (sh *shard) lookup(gh ghash) int {
+	for p := sh.index.find(gh.h); p >= 0; p = sh.index.next(gh.h, p) {
 		gid := sh.index.gid(p)
-		if g := &sh.groups[gid]; g.hash == h && sy.equal(g.labels, key) {
+		if g := &sh.groups[gid]; g.hash == gh.h && g.check == gh.check {
 			return int(gid)
 		}
 	}
