@@ -9,7 +9,7 @@ import (
 
 	"github.com/prometheus/common/model"
 
-	"github.com/premetrics/premetrics/ingest/promrw"
+	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
 // Config is the `server:` block of the configuration file. Keys absent
@@ -33,6 +33,9 @@ type Config struct {
 	MaxLabelsPerSeries  int `yaml:"max_labels_per_series"`
 	MaxLabelNameLength  int `yaml:"max_label_name_length"`
 	MaxLabelValueLength int `yaml:"max_label_value_length"`
+	// MaxLineBytes bounds one line of Influx or Prometheus text and one
+	// JSON event; a longer one is rejected on its own (line_too_long).
+	MaxLineBytes int `yaml:"max_line_bytes"`
 }
 
 // Defaults.
@@ -44,6 +47,7 @@ const (
 	DefaultMaxLabelsPerSeries  = 64
 	DefaultMaxLabelNameLength  = 256
 	DefaultMaxLabelValueLength = 4096
+	DefaultMaxLineBytes        = 1 << 20
 )
 
 // maxDecodedLimit is the largest decoded size a snappy block can declare.
@@ -61,6 +65,7 @@ func DefaultConfig() Config {
 		MaxLabelsPerSeries:    DefaultMaxLabelsPerSeries,
 		MaxLabelNameLength:    DefaultMaxLabelNameLength,
 		MaxLabelValueLength:   DefaultMaxLabelValueLength,
+		MaxLineBytes:          DefaultMaxLineBytes,
 	}
 }
 
@@ -97,6 +102,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("max_label_name_length: must be > 0, got %d", c.MaxLabelNameLength)
 	case c.MaxLabelValueLength <= 0:
 		return fmt.Errorf("max_label_value_length: must be > 0, got %d", c.MaxLabelValueLength)
+	case c.MaxLineBytes <= 0:
+		return fmt.Errorf("max_line_bytes: must be > 0, got %d", c.MaxLineBytes)
 	}
 	return nil
 }
@@ -137,15 +144,19 @@ func (c Config) withDefaults() Config {
 	if c.MaxLabelValueLength <= 0 {
 		c.MaxLabelValueLength = d.MaxLabelValueLength
 	}
+	if c.MaxLineBytes <= 0 {
+		c.MaxLineBytes = d.MaxLineBytes
+	}
 	return c
 }
 
 // limits returns the decoder limits of c.
-func (c *Config) limits() promrw.Limits {
-	return promrw.Limits{
+func (c *Config) limits() outcome.Limits {
+	return outcome.Limits{
 		MaxLabelsPerSeries:  c.MaxLabelsPerSeries,
 		MaxLabelNameLength:  c.MaxLabelNameLength,
 		MaxLabelValueLength: c.MaxLabelValueLength,
 		MaxDecodedBytes:     int(c.MaxDecodedBytes),
+		MaxLineBytes:        c.MaxLineBytes,
 	}
 }

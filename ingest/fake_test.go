@@ -12,6 +12,7 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 
 	"github.com/premetrics/premetrics/batch"
 )
@@ -100,4 +101,29 @@ func newRemoteWriteRequest(body []byte) *http.Request {
 	r.Header.Set("Content-Encoding", "snappy")
 	r.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
 	return r
+}
+
+func encodeRequestV2(tb testing.TB, req *writev2.Request) []byte {
+	tb.Helper()
+	pb, err := req.Marshal()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return snappy.Encode(nil, pb)
+}
+
+// requestV2 builds a remote write 2.0 request of series like series(kv...)
+// builds (two samples each), one per label list.
+func requestV2(labelSets ...[]string) *writev2.Request {
+	st := writev2.NewSymbolTable()
+	req := &writev2.Request{}
+	for _, kv := range labelSets {
+		ts := writev2.TimeSeries{Samples: []writev2.Sample{{Timestamp: 1000, Value: 1}, {Timestamp: 2000, Value: 2}}}
+		for _, s := range kv {
+			ts.LabelsRefs = append(ts.LabelsRefs, st.Symbolize(s))
+		}
+		req.Timeseries = append(req.Timeseries, ts)
+	}
+	req.Symbols = st.Symbols()
+	return req
 }

@@ -5,7 +5,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/premetrics/premetrics/ingest/promrw"
+	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
 // Protocol label values.
@@ -34,7 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"protocol"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "premetrics_ingest_rejected_samples_total",
-			Help: "Samples rejected at ingest because their series was invalid, by protocol and reason.",
+			Help: "Samples rejected at ingest, by protocol and reason (see package ingest/outcome).",
 		}, []string{"protocol", "reason"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "premetrics_ingest_request_duration_seconds",
@@ -58,7 +58,7 @@ type rwMetrics struct {
 	vec      *prometheus.CounterVec
 	protocol string
 	samples  prometheus.Counter
-	rejected [promrw.NumReasons]prometheus.Counter
+	rejected [outcome.NumReasons]prometheus.Counter // one per outcome.Reason, index 0 unused
 	duration prometheus.Observer
 }
 
@@ -72,7 +72,7 @@ func (m *Metrics) forProtocol(protocol string) *rwMetrics {
 	for i, code := range rwCodes {
 		r.requests[i] = m.requests.WithLabelValues(protocol, strconv.Itoa(code))
 	}
-	for reason := promrw.Reason(1); reason < promrw.NumReasons; reason++ {
+	for reason := outcome.Reason(1); reason < outcome.NumReasons; reason++ {
 		r.rejected[reason] = m.rejected.WithLabelValues(protocol, reason.String())
 	}
 	return r

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 )
 
@@ -31,13 +32,13 @@ const (
 	warnQueueTimeout
 	warnNotAdmitted
 	warnPipeline
-	warnRejected // + promrw.Reason
-	warnKinds    = warnRejected + int(promrw.NumReasons)
+	warnRejected // + outcome.Reason
+	warnKinds    = warnRejected + int(outcome.NumReasons)
 )
 
 type remoteWriteHandler struct {
 	cfg          Config
-	limits       promrw.Limits
+	limits       outcome.Limits
 	queueTimeout time.Duration
 	pipeline     Pipeline
 	log          *slog.Logger
@@ -51,13 +52,21 @@ type remoteWriteHandler struct {
 // rwState is the per-request scratch space the handler reuses.
 type rwState struct {
 	body []byte
-	res  promrw.Result
+	res  outcome.Result
 }
 
+// Response headers of remote write 2.0: what of the request was written.
+const (
+	headerSamplesWritten    = "X-Prometheus-Remote-Write-Samples-Written"
+	headerHistogramsWritten = "X-Prometheus-Remote-Write-Histograms-Written"
+	headerExemplarsWritten  = "X-Prometheus-Remote-Write-Exemplars-Written"
+)
+
 // NewRemoteWriteHandler returns the handler of POST /api/v1/write for
-// Prometheus remote write 1.0; see the package doc for its behaviour. cfg
-// should have passed Validate; values Validate rejects are replaced by
-// defaults. A nil m gets unregistered metrics, a nil log discards.
+// Prometheus remote write 1.0 and 2.0; see the package doc for its
+// behaviour. cfg should have passed Validate; values Validate rejects are
+// replaced by defaults. A nil m gets unregistered metrics, a nil log
+// discards.
 func NewRemoteWriteHandler(cfg Config, p Pipeline, m *Metrics, log *slog.Logger) http.Handler {
 	cfg = cfg.withDefaults()
 	if m == nil {
@@ -92,8 +101,16 @@ func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 		w.Header().Set("Allow", http.MethodPost)
 		return reply(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; use POST")
 	}
-	if code, msg := checkHeaders(r.Header); code != 0 {
+	format, code, msg := checkHeaders(r.Header)
+	if code != 0 {
 		return reply(w, code, msg)
+	}
+	v2 := format == rwV2
+	var writtenHeaders []string
+	if v2 {
+		// Every answer says what was written: nothing, unless the
+		// request is ingested below.
+		writtenHeaders = addWrittenHeaders(w.Header())
 	}
 	if r.ContentLength > h.cfg.MaxRequestBytes {
 		return reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
@@ -142,8 +159,14 @@ func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	b := batch.GetBatch()
 	defer batch.PutBatch(b)
 	res := &st.res
-	if err := promrw.Decode(body, b, h.limits, res); err != nil {
-		if errors.Is(err, promrw.ErrTooLarge) {
+	var written promrw.Written
+	if v2 {
+		err = promrw.DecodeV2(body, b, h.limits, res, &written)
+	} else {
+		err = promrw.Decode(body, b, h.limits, res)
+	}
+	if err != nil {
+		if errors.Is(err, outcome.ErrTooLarge) {
 			h.warnf(warnTooLarge, r, "rejected remote write request over max_decoded_bytes", "err", err)
 			return reply(w, http.StatusRequestEntityTooLarge, err.Error()+" (max_decoded_bytes)")
 		}
@@ -164,30 +187,62 @@ func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 		}
 	}
 	h.m.samples.Add(float64(res.Samples))
-	if res.RejectedSeries == 0 {
+	if v2 {
+		setWritten(writtenHeaders, written)
+	}
+	if res.RejectedItems == 0 {
 		w.WriteHeader(http.StatusNoContent)
 		return http.StatusNoContent
 	}
 	h.countRejections(r, res)
-	return reply(w, http.StatusBadRequest, rejectionMessage(res))
+	protocol := "remote write 1.0"
+	if v2 {
+		protocol = "remote write 2.0"
+	}
+	return reply(w, http.StatusBadRequest, res.Message(protocol))
 }
 
-// checkHeaders returns 415 and a message for a request that is not
-// snappy-compressed remote write 1.0, or 0.
-func checkHeaders(hdr http.Header) (int, string) {
+// supported names the remote write versions the handler takes, for 415
+// messages.
+const supported = "proto=" + protoV1 + " (remote write 1.0) or proto=" + protoV2 + " (remote write 2.0)"
+
+// checkHeaders returns the remote write version a request asks for, or
+// 415 and a message for a request that is not snappy-compressed remote
+// write 1.0 or 2.0.
+func checkHeaders(hdr http.Header) (rwFormat, int, string) {
 	format, proto := parseRemoteWriteType(hdr.Get("Content-Type"))
 	switch format {
-	case rwV2:
-		return http.StatusUnsupportedMediaType, "remote write 2.0 is not supported yet; send remote write 1.0 (proto=" + protoV1 + ")"
 	case rwBadMedia:
-		return http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q: want %s (remote write 1.0)", hdr.Get("Content-Type"), mediaProtobuf)
+		return format, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Type %q: want %s with %s", hdr.Get("Content-Type"), mediaProtobuf, supported)
 	case rwBadProto:
-		return http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported proto %q in Content-Type: want %s", proto, protoV1)
+		return format, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported proto %q in Content-Type: want %s", proto, supported)
 	}
 	if enc := hdr.Get("Content-Encoding"); enc != "" && !strings.EqualFold(enc, "snappy") {
-		return http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q: remote write 1.0 bodies are snappy-compressed", enc)
+		return format, http.StatusUnsupportedMediaType, fmt.Sprintf("unsupported Content-Encoding %q: remote write bodies are snappy-compressed", enc)
 	}
-	return 0, ""
+	return format, 0, ""
+}
+
+// writtenKeys are the remote write 2.0 response headers, in the order
+// of addWrittenHeaders' values.
+var writtenKeys = [3]string{headerSamplesWritten, headerHistogramsWritten, headerExemplarsWritten}
+
+// addWrittenHeaders sets the remote write 2.0 response headers to 0 and
+// returns their values (in one allocation) for setWritten to update.
+func addWrittenHeaders(hdr http.Header) []string {
+	vals := make([]string, len(writtenKeys))
+	for i, k := range writtenKeys {
+		vals[i] = "0"
+		hdr[k] = vals[i : i+1 : i+1]
+	}
+	return vals
+}
+
+// setWritten updates the values of addWrittenHeaders to wr, in place.
+func setWritten(vals []string, wr promrw.Written) {
+	vals[0] = strconv.Itoa(wr.Samples)
+	vals[1] = strconv.Itoa(wr.Histograms)
+	vals[2] = strconv.Itoa(wr.Exemplars)
 }
 
 var (
@@ -221,14 +276,14 @@ func (h *remoteWriteHandler) release() { <-h.slots }
 
 // countRejections adds the request's rejections to the metrics and logs
 // one (throttled) warning per reason.
-func (h *remoteWriteHandler) countRejections(r *http.Request, res *promrw.Result) {
-	for reason := promrw.Reason(1); reason < promrw.NumReasons; reason++ {
+func (h *remoteWriteHandler) countRejections(r *http.Request, res *outcome.Result) {
+	for reason := outcome.Reason(1); reason < outcome.NumReasons; reason++ {
 		n := res.RejectedByReason[reason]
 		if n == 0 {
 			continue
 		}
 		h.m.rejected[reason].Add(float64(n))
-		i := slices.IndexFunc(res.Rejected, func(rej promrw.Rejection) bool { return rej.Reason == reason })
+		i := slices.IndexFunc(res.Rejected, func(rej outcome.Rejection) bool { return rej.Reason == reason })
 		if i < 0 {
 			h.warnf(warnRejected+int(reason), r, "rejected series in remote write request", "reason", reason.String(), "samples", n)
 			continue
@@ -237,22 +292,6 @@ func (h *remoteWriteHandler) countRejections(r *http.Request, res *promrw.Result
 		h.warnf(warnRejected+int(reason), r, "rejected series in remote write request",
 			"reason", reason.String(), "samples", n, "series", rej.Series, "detail", rej.Detail)
 	}
-}
-
-// rejectionMessage is the 400 body of a partly accepted request: a summary
-// line first (senders log the start of the body), then the first few
-// rejections.
-func rejectionMessage(res *promrw.Result) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "accepted %d samples of %d series; rejected %d samples of %d series",
-		res.Samples, res.Series, res.RejectedSamples, res.RejectedSeries)
-	for _, rej := range res.Rejected {
-		fmt.Fprintf(&sb, "\n%s: %s: %s (%d samples)", rej.Series, rej.Reason, rej.Detail, rej.Samples)
-	}
-	if more := res.RejectedSeries - len(res.Rejected); more > 0 {
-		fmt.Fprintf(&sb, "\n... and %d more rejected series", more)
-	}
-	return sb.String()
 }
 
 // warnf logs a throttled warning of kind.

@@ -12,6 +12,7 @@ import (
 	"github.com/premetrics/premetrics/batch"
 	"github.com/premetrics/premetrics/bench/fleet"
 	"github.com/premetrics/premetrics/config"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 	"github.com/premetrics/premetrics/rules"
 )
@@ -66,7 +67,7 @@ func BenchmarkPipelineExampleConfig(b *testing.B) {
 	reqs := bodies(time.Now())
 	refreshed := time.Now()
 	bt := &batch.Batch{}
-	var res promrw.Result
+	var res outcome.Result
 	samples := 0
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -78,7 +79,7 @@ func BenchmarkPipelineExampleConfig(b *testing.B) {
 			b.StartTimer()
 		}
 		bt.Reset()
-		if err := promrw.Decode(reqs[i%len(reqs)], bt, promrw.Limits{}, &res); err != nil {
+		if err := promrw.Decode(reqs[i%len(reqs)], bt, outcome.Limits{}, &res); err != nil {
 			b.Fatal(err)
 		}
 		samples += res.Samples

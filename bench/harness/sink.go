@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 )
 
@@ -50,7 +51,7 @@ type sink struct {
 
 type decodeState struct {
 	b    batch.Batch
-	res  promrw.Result
+	res  outcome.Result
 	body []byte
 }
 
@@ -92,7 +93,7 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st.body, err = readAll(r.Body, st.body[:0])
 	if err == nil {
 		st.b.Reset()
-		err = promrw.Decode(st.body, &st.b, promrw.Limits{}, &st.res)
+		err = promrw.Decode(st.body, &st.b, outcome.Limits{}, &st.res)
 	}
 	now := time.Now()
 	if err != nil {

@@ -7,9 +7,10 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
-var testLimitsLarge = Limits{MaxLabelsPerSeries: 64, MaxLabelNameLength: 256, MaxLabelValueLength: 4096, MaxDecodedBytes: 64 << 20}
+var testLimitsLarge = outcome.Limits{MaxLabelsPerSeries: 64, MaxLabelNameLength: 256, MaxLabelValueLength: 4096, MaxDecodedBytes: 64 << 20}
 
 var regions = []string{"US", "Canada", "Mexico", "UK", "Germany", "France", "Italy", "Spain", "Poland", "Sweden"}
 
@@ -44,12 +45,34 @@ func BenchmarkDecode(b *testing.B) {
 		b.Run(fmt.Sprintf("%dx%d", shape.series, shape.samples), func(b *testing.B) {
 			body := encode(b, realisticRequest(shape.series, shape.samples, 0))
 			dst := &batch.Batch{}
-			var res Result
+			var res outcome.Result
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
 				dst.Reset()
 				if err := Decode(body, dst, testLimitsLarge, &res); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(shape.series*shape.samples)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+		})
+	}
+}
+
+// BenchmarkDecodeV2 decodes the requests of BenchmarkDecode sent as
+// remote write 2.0 (one symbol table, label references).
+func BenchmarkDecodeV2(b *testing.B) {
+	for _, shape := range []struct{ series, samples int }{{1000, 1}, {500, 10}} {
+		b.Run(fmt.Sprintf("%dx%d", shape.series, shape.samples), func(b *testing.B) {
+			body := encodeV2(b, toV2(realisticRequest(shape.series, shape.samples, 0)))
+			dst := &batch.Batch{}
+			var res outcome.Result
+			var w Written
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				dst.Reset()
+				if err := DecodeV2(body, dst, testLimitsLarge, &res, &w); err != nil {
 					b.Fatal(err)
 				}
 			}

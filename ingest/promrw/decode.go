@@ -3,6 +3,7 @@ package promrw
 import (
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"math"
 	"unicode/utf8"
 	"unsafe"
@@ -10,43 +11,27 @@ import (
 	"github.com/golang/snappy"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
 const metricNameLabel = batch.MetricName
 
-// Limits bound what one series may carry. A value <= 0 disables that limit.
-type Limits struct {
-	MaxLabelsPerSeries  int // labels with non-empty values
-	MaxLabelNameLength  int // bytes
-	MaxLabelValueLength int // bytes
-	MaxDecodedBytes     int // decompressed body size
-}
-
 // Decode decompresses body (one snappy block) into an arena of b, parses
-// the prometheus.WriteRequest in it and appends the valid series to b, with
-// label strings aliasing the arena (see the package doc). res is reset and
-// then describes the request: series and samples kept, metadata seen, and
-// the series rejected individually.
+// the prometheus.WriteRequest (remote write 1.0) in it and appends the
+// valid series to b, with label strings aliasing the arena (see the
+// package doc). res is reset and then describes the request: TimeSeries
+// seen (Items), series and samples kept, metadata seen, and the series
+// rejected individually. Limits.MaxLineBytes does not apply.
 //
-// An empty body is an empty request. On error (an *Error; errors.Is
-// ErrTooLarge or ErrMalformed) b has the same series as before the call,
-// though its arenas may have grown, and res must be ignored.
-func Decode(body []byte, b *batch.Batch, lim Limits, res *Result) error {
+// An empty body is an empty request. On error (an *outcome.Error;
+// errors.Is outcome.ErrTooLarge or outcome.ErrMalformed) b has the same
+// series as before the call, though its arenas may have grown, and res
+// must be ignored.
+func Decode(body []byte, b *batch.Batch, lim outcome.Limits, res *outcome.Result) error {
 	res.Reset()
-	if len(body) == 0 {
-		return nil
-	}
-	n, err := snappy.DecodedLen(body)
-	if err != nil {
-		return &Error{Kind: KindSnappy, Msg: "invalid length header: " + trimSnappy(err)}
-	}
-	if lim.MaxDecodedBytes > 0 && n > lim.MaxDecodedBytes {
-		return &Error{Kind: KindTooLarge, Msg: fmt.Sprintf("decoded body would be %d bytes, limit %d", n, lim.MaxDecodedBytes)}
-	}
-	buf := b.Bytes(n)
-	data, err := snappy.Decode(buf, body)
-	if err != nil {
-		return &Error{Kind: KindSnappy, Msg: trimSnappy(err)}
+	data, err := decompress(body, b, lim)
+	if err != nil || len(data) == 0 {
+		return err
 	}
 	p := parser{data: data, b: b, lim: lim, res: res}
 	before := len(b.Series)
@@ -56,6 +41,27 @@ func Decode(body []byte, b *batch.Batch, lim Limits, res *Result) error {
 		return err
 	}
 	return nil
+}
+
+// decompress checks the decoded size of the snappy block body against
+// the limit, then decodes it into an arena of b. An empty body decodes
+// to nothing.
+func decompress(body []byte, b *batch.Batch, lim outcome.Limits) ([]byte, error) {
+	if len(body) == 0 {
+		return nil, nil
+	}
+	n, err := snappy.DecodedLen(body)
+	if err != nil {
+		return nil, snappyError("invalid length header: " + trimSnappy(err))
+	}
+	if lim.MaxDecodedBytes > 0 && n > lim.MaxDecodedBytes {
+		return nil, tooLargeError(n, lim.MaxDecodedBytes)
+	}
+	data, err := snappy.Decode(b.Bytes(n), body)
+	if err != nil {
+		return nil, snappyError(trimSnappy(err))
+	}
+	return data, nil
 }
 
 func trimSnappy(err error) string {
@@ -70,8 +76,8 @@ func trimSnappy(err error) string {
 type parser struct {
 	data []byte
 	b    *batch.Batch
-	lim  Limits
-	res  *Result
+	lim  outcome.Limits
+	res  *outcome.Result
 }
 
 func (p *parser) writeRequest() error {
@@ -80,17 +86,18 @@ func (p *parser) writeRequest() error {
 	for i := 0; i < len(data); {
 		num, wt, next, werr := tag(data, i)
 		if werr != nil {
-			return protoError(werr, "")
+			return protoError(msgV1, werr, "")
 		}
 		switch num {
 		case 1: // timeseries
 			if werr := wantWire(i, "timeseries", wt, wireBytes); werr != nil {
-				return protoError(werr, "")
+				return protoError(msgV1, werr, "")
 			}
 			start, end, werr := bytesField(data, next)
 			if werr != nil {
-				return protoError(werr, fmt.Sprintf("timeseries[%d]", series))
+				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", series))
 			}
+			p.res.Items++
 			if err := p.timeSeries(start, end, series); err != nil {
 				return err
 			}
@@ -98,18 +105,25 @@ func (p *parser) writeRequest() error {
 			i = end
 		case 3: // metadata
 			if werr := wantWire(i, "metadata", wt, wireBytes); werr != nil {
-				return protoError(werr, "")
+				return protoError(msgV1, werr, "")
 			}
 			_, end, werr := bytesField(data, next)
 			if werr != nil {
-				return protoError(werr, fmt.Sprintf("metadata[%d]", p.res.Metadata))
+				return protoError(msgV1, werr, fmt.Sprintf("metadata[%d]", p.res.Metadata))
 			}
 			p.res.Metadata++
 			i = end
+		case 4, 5:
+			if wt == wireBytes {
+				// Not in a WriteRequest: the symbols and timeseries of a
+				// 2.0 Request, whose series would be skipped in silence.
+				return protoError(msgV1, wireErrorf(i, "field %d is not in a WriteRequest but is in a remote write 2.0 Request: send it with proto=%s", num, msgV2), "")
+			}
+			fallthrough
 		default:
 			end, werr := skip(data, next, wt)
 			if werr != nil {
-				return protoError(werr, fmt.Sprintf("field %d", num))
+				return protoError(msgV1, werr, fmt.Sprintf("field %d", num))
 			}
 			i = end
 		}
@@ -139,7 +153,7 @@ func (p *parser) timeSeries(start, end, si int) error {
 		// including a label that breaks a rule, takes the general path.
 		// ASCII bytes are valid UTF-8, and the framing bytes checked here
 		// are ASCII too, so the check covers data[i:le] at once.
-		if i+4 <= end && data[i] == 0x0a && data[i+1] < 0x80 && data[i+2] == 0x0a && data[i+3]-1 < 0x7f && pr.reason == ReasonNone {
+		if i+4 <= end && data[i] == 0x0a && data[i+1] < 0x80 && data[i+2] == 0x0a && data[i+3]-1 < 0x7f && pr.reason == outcome.ReasonNone {
 			le := i + 2 + int(data[i+1])
 			ne := i + 4 + int(data[i+3])
 			if ne+2 <= le && le <= end && data[ne] == 0x12 && data[ne+1]-1 < 0x7f && ne+2+int(data[ne+1]) == le &&
@@ -171,13 +185,13 @@ func (p *parser) timeSeries(start, end, si int) error {
 		num, wt, next, werr := tag(data, i)
 		if werr != nil {
 			b.AbandonSeries()
-			return protoError(werr, fmt.Sprintf("timeseries[%d]", si))
+			return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", si))
 		}
 		switch num {
 		case 1: // labels
 			if werr := wantWire(i, "labels", wt, wireBytes); werr != nil {
 				b.AbandonSeries()
-				return protoError(werr, fmt.Sprintf("timeseries[%d]", si))
+				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", si))
 			}
 			ls, le, werr := bytesField(data, next)
 			if werr == nil {
@@ -186,7 +200,7 @@ func (p *parser) timeSeries(start, end, si int) error {
 				if werr == nil {
 					labels++
 					i = le
-					if value == "" || pr.reason != ReasonNone {
+					if value == "" || pr.reason != outcome.ReasonNone {
 						if value != "" {
 							kept++
 						}
@@ -194,11 +208,11 @@ func (p *parser) timeSeries(start, end, si int) error {
 					}
 					kept++
 					pr = checkLabel(name, value, lim)
-					if pr.reason == ReasonNone && lim.MaxLabelsPerSeries > 0 && kept > lim.MaxLabelsPerSeries {
-						pr.reason = ReasonTooManyLabels
+					if pr.reason == outcome.ReasonNone && lim.MaxLabelsPerSeries > 0 && kept > lim.MaxLabelsPerSeries {
+						pr.reason = outcome.ReasonTooManyLabels
 						labelLimitReached = true
 					}
-					if pr.reason != ReasonNone {
+					if pr.reason != outcome.ReasonNone {
 						addSamples = false
 						continue
 					}
@@ -208,11 +222,11 @@ func (p *parser) timeSeries(start, end, si int) error {
 				}
 			}
 			b.AbandonSeries()
-			return protoError(werr, fmt.Sprintf("timeseries[%d].labels[%d]", si, labels))
+			return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d].labels[%d]", si, labels))
 		case 2: // samples
 			if werr := wantWire(i, "samples", wt, wireBytes); werr != nil {
 				b.AbandonSeries()
-				return protoError(werr, fmt.Sprintf("timeseries[%d]", si))
+				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", si))
 			}
 			ss, se, werr := bytesField(data, next)
 			if werr == nil {
@@ -229,16 +243,16 @@ func (p *parser) timeSeries(start, end, si int) error {
 				}
 			}
 			b.AbandonSeries()
-			return protoError(werr, fmt.Sprintf("timeseries[%d].samples[%d]", si, floats))
+			return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d].samples[%d]", si, floats))
 		case 4: // histograms
 			if werr := wantWire(i, "histograms", wt, wireBytes); werr != nil {
 				b.AbandonSeries()
-				return protoError(werr, fmt.Sprintf("timeseries[%d]", si))
+				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", si))
 			}
 			_, he, werr := bytesField(data, next)
 			if werr != nil {
 				b.AbandonSeries()
-				return protoError(werr, fmt.Sprintf("timeseries[%d].histograms[%d]", si, hist))
+				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d].histograms[%d]", si, hist))
 			}
 			hist++
 			i = he
@@ -246,7 +260,7 @@ func (p *parser) timeSeries(start, end, si int) error {
 			next, werr = skip(data, next, wt)
 			if werr != nil {
 				b.AbandonSeries()
-				return protoError(werr, fmt.Sprintf("timeseries[%d] field %d", si, num))
+				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d] field %d", si, num))
 			}
 			i = next
 		}
@@ -259,45 +273,83 @@ func (p *parser) timeSeries(start, end, si int) error {
 	case floats == 0 && hist == 0:
 		b.AbandonSeries()
 		return nil
-	case pr.reason == ReasonNone && !hasName:
-		pr.reason = ReasonMissingMetricName
+	case pr.reason == outcome.ReasonNone && !hasName:
+		pr.reason = outcome.ReasonMissingMetricName
 	}
-	if pr.reason != ReasonNone {
+	if pr.reason != outcome.ReasonNone {
 		b.AbandonSeries()
-		p.res.reject(pr, floats+hist, floats, raw, lim)
+		p.reject(pr, si, floats+hist, floats, raw)
 		return nil
 	}
-	histProblem := problem{reason: ReasonNativeHistogramUnsupported, n: hist}
+	histProblem := problem{reason: outcome.ReasonNativeHistogramUnsupported, n: hist}
 	if floats == 0 {
 		b.AbandonSeries()
-		p.res.reject(histProblem, hist, 0, raw, lim)
+		p.reject(histProblem, si, hist, 0, raw)
 		return nil
 	}
 	if !b.FinishSeries() {
-		p.res.reject(problem{reason: ReasonDuplicateLabel}, floats+hist, floats, raw, lim)
+		p.reject(problem{reason: outcome.ReasonDuplicateLabel}, si, floats+hist, floats, raw)
 		return nil
 	}
 	p.res.Series++
 	p.res.Samples += floats
 	if hist > 0 {
-		p.res.reject(histProblem, hist, floats, raw, lim)
+		p.reject(histProblem, si, hist, floats, raw)
 	}
 	return nil
 }
 
+// reject reports the si-th TimeSeries, raw, as rejected; the rendering
+// and detail are built only while the Result keeps details.
+func (p *parser) reject(pr problem, si, samples, floats int, raw []byte) {
+	if !p.res.WantDetail() {
+		p.res.Reject(outcome.Rejection{Item: si, ItemKind: itemKind, Reason: pr.reason, Samples: samples})
+		return
+	}
+	p.res.Reject(rejection(pr, si, samples, floats, labelsV1(raw), p.lim, 0))
+}
+
 // checkLabel validates one label with a non-empty value.
-func checkLabel(name, value string, lim Limits) problem {
+func checkLabel(name, value string, lim outcome.Limits) problem {
 	switch {
 	case name == "" || !validUTF8(name):
-		return problem{reason: ReasonInvalidLabelName, name: name}
+		return problem{reason: outcome.ReasonInvalidLabelName, name: name}
 	case lim.MaxLabelNameLength > 0 && len(name) > lim.MaxLabelNameLength:
-		return problem{reason: ReasonLabelNameTooLong, name: name, n: len(name)}
+		return problem{reason: outcome.ReasonLabelNameTooLong, name: name}
 	case lim.MaxLabelValueLength > 0 && len(value) > lim.MaxLabelValueLength:
-		return problem{reason: ReasonLabelValueTooLong, name: name, n: len(value)}
+		return problem{reason: outcome.ReasonLabelValueTooLong, name: name, value: value}
 	case !validUTF8(value):
-		return problem{reason: ReasonInvalidLabelValue, name: name}
+		return problem{reason: outcome.ReasonInvalidLabelValue, name: name}
 	}
 	return problem{}
+}
+
+// labelsV1 yields the labels of a TimeSeries message that has already
+// been parsed successfully, in the order sent.
+func labelsV1(raw []byte) iter.Seq2[string, string] {
+	return func(yield func(name, value string) bool) {
+		for i := 0; i < len(raw); {
+			num, wt, next, err := tag(raw, i)
+			if err != nil {
+				return
+			}
+			if num != 1 || wt != wireBytes {
+				if i, err = skip(raw, next, wt); err != nil {
+					return
+				}
+				continue
+			}
+			start, end, err := bytesField(raw, next)
+			if err != nil {
+				return
+			}
+			name, value, err := parseLabel(raw[start:end], start)
+			if err != nil || !yield(name, value) {
+				return
+			}
+			i = end
+		}
+	}
 }
 
 // parseLabel parses a Label message; base is its offset in the request.
@@ -406,10 +458,6 @@ func aliasString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
-}
-
-func protoError(werr *wireError, path string) error {
-	return &Error{Kind: KindProtobuf, Offset: werr.off, Path: path, Msg: werr.msg}
 }
 
 // isASCII reports whether every byte of b is below 0x80, with

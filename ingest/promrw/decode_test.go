@@ -15,10 +15,11 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/internal/race"
 )
 
-var testLimits = Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 32, MaxDecodedBytes: 1 << 20}
+var testLimits = outcome.Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 32, MaxDecodedBytes: 1 << 20}
 
 func TestDecodeRoundTrip(t *testing.T) {
 	req := &prompb.WriteRequest{
@@ -31,7 +32,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 		Metadata: []prompb.MetricMetadata{{MetricFamilyName: "up", Help: "h"}, {MetricFamilyName: "x"}},
 	}
 	b := &batch.Batch{}
-	var res Result
+	var res outcome.Result
 	if err := Decode(encode(t, req), b, testLimits, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +46,7 @@ func TestDecodeRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(b.Series, want) {
 		t.Errorf("series:\n got %+v\nwant %+v", b.Series, want)
 	}
-	wantRes := Result{Series: 2, Samples: 4, Metadata: 2}
+	wantRes := outcome.Result{Items: 3, Series: 2, Samples: 4, Metadata: 2}
 	if !reflect.DeepEqual(res, wantRes) {
 		t.Errorf("result: got %+v, want %+v", res, wantRes)
 	}
@@ -58,7 +59,7 @@ func TestDecodeAppendsAndAliasesArena(t *testing.T) {
 	b.AddSample(1, 1)
 	b.FinishSeries()
 	body := encode(t, &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{Labels: lbls("__name__", "a"), Samples: smpls(1)}}})
-	var res Result
+	var res outcome.Result
 	if err := Decode(body, b, testLimits, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -76,138 +77,157 @@ func TestDecodeEmptyRequests(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			b := &batch.Batch{}
-			var res Result
+			var res outcome.Result
 			if err := Decode(body, b, testLimits, &res); err != nil {
 				t.Fatal(err)
 			}
-			if b.Len() != 0 || res.Series != 0 || res.Samples != 0 || res.RejectedSeries != 0 {
+			if b.Len() != 0 || res.Series != 0 || res.Samples != 0 || res.RejectedItems != 0 {
 				t.Errorf("got %d series, result %+v", b.Len(), res)
 			}
 		})
 	}
 }
 
-func TestDecodeRejectsSeries(t *testing.T) {
-	good := prompb.TimeSeries{Labels: lbls("__name__", "good", "a", "1"), Samples: smpls(7)}
+// rejectionCase is a bad series sent between two good ones: the
+// rejection it gets (its Item is 1) and the float samples of it kept.
+type rejectionCase struct {
+	name    string
+	bad     prompb.TimeSeries
+	want    outcome.Rejection
+	samples int // good float samples kept from bad, if any
+}
+
+// goodSeries surrounds the bad series of a rejectionCase.
+var goodSeries = prompb.TimeSeries{Labels: lbls("__name__", "good", "a", "1"), Samples: smpls(7)}
+
+// rejectionCases are shared by the 1.0 and 2.0 decoders: the rules and
+// messages are the same.
+func rejectionCases() []rejectionCase {
 	hist := []prompb.Histogram{{Timestamp: 1, Schema: 3}, {Timestamp: 2}}
-	tests := []struct {
-		name    string
-		bad     prompb.TimeSeries
-		want    Rejection
-		samples int // good float samples kept from bad, if any
-	}{
+	return []rejectionCase{
 		{
 			name: "too many labels",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "a", "1", "b", "2", "c", "3", "d", "4", "e", ""), Samples: smpls(1, 2)},
-			want: Rejection{Series: `m{a="1", b="2", c="3", d="4", e=""}`, Reason: ReasonTooManyLabels, Samples: 2, Detail: "5 labels, limit 4"},
+			want: outcome.Rejection{Series: `m{a="1", b="2", c="3", d="4", e=""}`, Reason: outcome.ReasonTooManyLabels, Samples: 2, Detail: "5 labels, limit 4"},
 		},
 		{
 			name: "label name too long",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "abcdefghijklmnopq", "1"), Samples: smpls(1)},
-			want: Rejection{Series: `m{abcdefghijklmnopq="1"}`, Reason: ReasonLabelNameTooLong, Samples: 1, Detail: `label name "abcdefghijklmnopq" is 17 bytes, limit 16`},
+			want: outcome.Rejection{Series: `m{abcdefghijklmnopq="1"}`, Reason: outcome.ReasonLabelNameTooLong, Samples: 1, Detail: `label name "abcdefghijklmnopq" is 17 bytes, limit 16`},
 		},
 		{
 			name: "label value too long",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "a", strings.Repeat("v", 33)), Samples: smpls(1)},
-			want: Rejection{Series: `m{a="` + strings.Repeat("v", 33) + `"}`, Reason: ReasonLabelValueTooLong, Samples: 1, Detail: `value of label "a" is 33 bytes, limit 32`},
+			want: outcome.Rejection{Series: `m{a="` + strings.Repeat("v", 33) + `"}`, Reason: outcome.ReasonLabelValueTooLong, Samples: 1, Detail: `value of label "a" is 33 bytes, limit 32`},
 		},
 		{
 			name: "empty label name",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "", "x"), Samples: smpls(1)},
-			want: Rejection{Series: `m{""="x"}`, Reason: ReasonInvalidLabelName, Samples: 1, Detail: "empty label name"},
+			want: outcome.Rejection{Series: `m{""="x"}`, Reason: outcome.ReasonInvalidLabelName, Samples: 1, Detail: "empty label name"},
 		},
 		{
 			name: "label name not utf-8",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "a\xff", "x"), Samples: smpls(1)},
-			want: Rejection{Series: `m{"a\xff"="x"}`, Reason: ReasonInvalidLabelName, Samples: 1, Detail: `label name "a\xff" is not valid UTF-8`},
+			want: outcome.Rejection{Series: `m{"a\xff"="x"}`, Reason: outcome.ReasonInvalidLabelName, Samples: 1, Detail: `label name "a\xff" is not valid UTF-8`},
 		},
 		{
 			name: "label value not utf-8",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "a", "\xc3"), Samples: smpls(1)},
-			want: Rejection{Series: `m{a="\xc3"}`, Reason: ReasonInvalidLabelValue, Samples: 1, Detail: `value of label "a" is not valid UTF-8`},
+			want: outcome.Rejection{Series: `m{a="\xc3"}`, Reason: outcome.ReasonInvalidLabelValue, Samples: 1, Detail: `value of label "a" is not valid UTF-8`},
 		},
 		{
 			name: "missing metric name",
 			bad:  prompb.TimeSeries{Labels: lbls("a", "1"), Samples: smpls(1, 2, 3)},
-			want: Rejection{Series: `{a="1"}`, Reason: ReasonMissingMetricName, Samples: 3, Detail: "no __name__ label"},
+			want: outcome.Rejection{Series: `{a="1"}`, Reason: outcome.ReasonMissingMetricName, Samples: 3, Detail: "no __name__ label"},
 		},
 		{
 			name: "empty metric name",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "", "a", "1"), Samples: smpls(1)},
-			want: Rejection{Series: `{a="1"}`, Reason: ReasonMissingMetricName, Samples: 1, Detail: "no __name__ label"},
+			want: outcome.Rejection{Series: `{a="1"}`, Reason: outcome.ReasonMissingMetricName, Samples: 1, Detail: "no __name__ label"},
 		},
 		{
 			name: "duplicate label",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "m", "b", "1", "a", "x", "b", "2"), Samples: smpls(1)},
-			want: Rejection{Series: `m{b="1", a="x", b="2"}`, Reason: ReasonDuplicateLabel, Samples: 1, Detail: `label "b" appears more than once`},
+			want: outcome.Rejection{Series: `m{b="1", a="x", b="2"}`, Reason: outcome.ReasonDuplicateLabel, Samples: 1, Detail: `label "b" appears more than once`},
 		},
 		{
 			name: "utf-8 metric name is valid",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "my.metric", "a", "1"), Samples: smpls(1), Histograms: hist[:1]},
-			want: Rejection{Series: `{"my.metric", a="1"}`, Reason: ReasonNativeHistogramUnsupported, Samples: 1,
+			want: outcome.Rejection{Series: `{"my.metric", a="1"}`, Reason: outcome.ReasonNativeHistogramUnsupported, Samples: 1,
 				Detail: "1 native histogram samples dropped; 1 float samples kept"},
 			samples: 1,
 		},
 		{
 			name: "native histograms only",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "h"), Histograms: hist},
-			want: Rejection{Series: `h{}`, Reason: ReasonNativeHistogramUnsupported, Samples: 2,
+			want: outcome.Rejection{Series: `h{}`, Reason: outcome.ReasonNativeHistogramUnsupported, Samples: 2,
 				Detail: "2 native histogram samples dropped; the series has no float samples"},
 		},
 		{
 			name: "native histograms with float samples",
 			bad:  prompb.TimeSeries{Labels: lbls("__name__", "h"), Samples: smpls(1, 2, 3), Histograms: hist},
-			want: Rejection{Series: `h{}`, Reason: ReasonNativeHistogramUnsupported, Samples: 2,
+			want: outcome.Rejection{Series: `h{}`, Reason: outcome.ReasonNativeHistogramUnsupported, Samples: 2,
 				Detail: "2 native histogram samples dropped; 3 float samples kept"},
 			samples: 3,
 		},
 		{
 			name: "invalid labels reject histograms and floats together",
 			bad:  prompb.TimeSeries{Labels: lbls("a", "1"), Samples: smpls(1), Histograms: hist},
-			want: Rejection{Series: `{a="1"}`, Reason: ReasonMissingMetricName, Samples: 3, Detail: "no __name__ label"},
+			want: outcome.Rejection{Series: `{a="1"}`, Reason: outcome.ReasonMissingMetricName, Samples: 3, Detail: "no __name__ label"},
 		},
 	}
-	for _, tc := range tests {
+}
+
+func TestDecodeRejectsSeries(t *testing.T) {
+	for _, tc := range rejectionCases() {
 		t.Run(tc.name, func(t *testing.T) {
-			req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{good, tc.bad, good}}
+			req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{goodSeries, tc.bad, goodSeries}}
 			b := &batch.Batch{}
-			var res Result
+			var res outcome.Result
 			if err := Decode(encode(t, req), b, testLimits, &res); err != nil {
 				t.Fatal(err)
 			}
-			if len(res.Rejected) != 1 || !reflect.DeepEqual(res.Rejected[0], tc.want) {
-				t.Fatalf("rejected:\n got %#v\nwant %#v", res.Rejected, tc.want)
-			}
-			keptSeries := 2
-			if tc.samples > 0 {
-				keptSeries = 3
-			}
-			if res.Series != keptSeries || b.Len() != keptSeries || res.Samples != 2+tc.samples || b.SampleCount() != 2+tc.samples {
-				t.Errorf("kept %d series (result %d), %d samples (result %d); want %d series, %d samples",
-					b.Len(), res.Series, b.SampleCount(), res.Samples, keptSeries, 2+tc.samples)
-			}
-			if batch.String(b.Series[0].Labels) != `good{a="1"}` || batch.String(b.Series[b.Len()-1].Labels) != `good{a="1"}` {
-				t.Errorf("good series not kept around the bad one: %v", b.Series)
-			}
-			if res.RejectedSeries != 1 || res.RejectedSamples != tc.want.Samples || res.RejectedByReason[tc.want.Reason] != tc.want.Samples {
-				t.Errorf("counts: %+v", res)
-			}
+			checkRejection(t, tc, b, &res)
 		})
+	}
+}
+
+// checkRejection asserts what decoding the request of tc kept and
+// rejected.
+func checkRejection(t *testing.T, tc rejectionCase, b *batch.Batch, res *outcome.Result) {
+	t.Helper()
+	tc.want.Item, tc.want.ItemKind = 1, "series"
+	if len(res.Rejected) != 1 || !reflect.DeepEqual(res.Rejected[0], tc.want) {
+		t.Fatalf("rejected:\n got %#v\nwant %#v", res.Rejected, tc.want)
+	}
+	keptSeries := 2
+	if tc.samples > 0 {
+		keptSeries = 3
+	}
+	if res.Series != keptSeries || b.Len() != keptSeries || res.Samples != 2+tc.samples || b.SampleCount() != 2+tc.samples {
+		t.Errorf("kept %d series (result %d), %d samples (result %d); want %d series, %d samples",
+			b.Len(), res.Series, b.SampleCount(), res.Samples, keptSeries, 2+tc.samples)
+	}
+	if batch.String(b.Series[0].Labels) != `good{a="1"}` || batch.String(b.Series[b.Len()-1].Labels) != `good{a="1"}` {
+		t.Errorf("good series not kept around the bad one: %v", b.Series)
+	}
+	if res.Items != 3 || res.RejectedItems != 1 || res.RejectedSamples != tc.want.Samples || res.RejectedByReason[tc.want.Reason] != tc.want.Samples {
+		t.Errorf("counts: %+v", res)
 	}
 }
 
 func TestDecodeBoundsRejectionDetails(t *testing.T) {
 	var req prompb.WriteRequest
-	for range MaxRejectionDetails + 5 {
+	for range outcome.MaxRejectionDetails + 5 {
 		req.Timeseries = append(req.Timeseries, prompb.TimeSeries{Labels: lbls("a", "1"), Samples: smpls(1, 2)})
 	}
 	b := &batch.Batch{}
-	var res Result
+	var res outcome.Result
 	if err := Decode(encode(t, &req), b, testLimits, &res); err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Rejected) != MaxRejectionDetails || res.RejectedSeries != MaxRejectionDetails+5 ||
-		res.RejectedSamples != 2*(MaxRejectionDetails+5) || res.RejectedByReason[ReasonMissingMetricName] != res.RejectedSamples {
+	if len(res.Rejected) != outcome.MaxRejectionDetails || res.RejectedItems != outcome.MaxRejectionDetails+5 ||
+		res.RejectedSamples != 2*(outcome.MaxRejectionDetails+5) || res.RejectedByReason[outcome.ReasonMissingMetricName] != res.RejectedSamples {
 		t.Errorf("got %d details, %+v", len(res.Rejected), res)
 	}
 }
@@ -220,8 +240,8 @@ func TestRenderSeriesTruncates(t *testing.T) {
 	}
 	req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{{Labels: labels, Samples: smpls(1)}}}
 	b := &batch.Batch{}
-	var res Result
-	if err := Decode(encode(t, req), b, Limits{MaxLabelsPerSeries: 10}, &res); err != nil {
+	var res outcome.Result
+	if err := Decode(encode(t, req), b, outcome.Limits{MaxLabelsPerSeries: 10}, &res); err != nil {
 		t.Fatal(err)
 	}
 	s := res.Rejected[0].Series
@@ -241,7 +261,7 @@ func TestDecodeMalformed(t *testing.T) {
 		name   string
 		body   []byte // compressed unless raw
 		raw    bool
-		limits *Limits
+		limits *outcome.Limits
 		want   string
 		tooBig bool
 	}{
@@ -249,7 +269,7 @@ func TestDecodeMalformed(t *testing.T) {
 			want: "cannot decompress snappy body: corrupt input"},
 		{name: "bad snappy length header", body: []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, raw: true,
 			want: "cannot decompress snappy body: invalid length header: corrupt input"},
-		{name: "decoded size over limit", body: make([]byte, 100), limits: &Limits{MaxDecodedBytes: 99}, tooBig: true,
+		{name: "decoded size over limit", body: make([]byte, 100), limits: &outcome.Limits{MaxDecodedBytes: 99}, tooBig: true,
 			want: "cannot decode request: decoded body would be 100 bytes, limit 99"},
 		{name: "truncated tag", body: []byte{0x8a},
 			want: "cannot parse WriteRequest at decoded byte 0: truncated varint"},
@@ -293,17 +313,17 @@ func TestDecodeMalformed(t *testing.T) {
 				lim = *tc.limits
 			}
 			b := &batch.Batch{}
-			var res Result
+			var res outcome.Result
 			err := Decode(body, b, lim, &res)
 			if err == nil || err.Error() != tc.want {
 				t.Fatalf("got error %v\nwant        %s", err, tc.want)
 			}
-			var de *Error
+			var de *outcome.Error
 			if !errors.As(err, &de) {
 				t.Fatalf("error %T is not an *Error", err)
 			}
-			if errors.Is(err, ErrTooLarge) != tc.tooBig || errors.Is(err, ErrMalformed) == tc.tooBig {
-				t.Errorf("errors.Is: ErrTooLarge=%v ErrMalformed=%v", errors.Is(err, ErrTooLarge), errors.Is(err, ErrMalformed))
+			if errors.Is(err, outcome.ErrTooLarge) != tc.tooBig || errors.Is(err, outcome.ErrMalformed) == tc.tooBig {
+				t.Errorf("errors.Is: outcome.ErrTooLarge=%v outcome.ErrMalformed=%v", errors.Is(err, outcome.ErrTooLarge), errors.Is(err, outcome.ErrMalformed))
 			}
 			if b.Len() != 0 {
 				t.Errorf("a failed request left %d series in the batch", b.Len())
@@ -316,10 +336,10 @@ func TestDecodeChecksSizeBeforeAllocating(t *testing.T) {
 	// A 6-byte body whose header claims 4 GiB - 1 decoded bytes.
 	body := []byte{0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}
 	b := &batch.Batch{}
-	var res Result
+	var res outcome.Result
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	if err := Decode(body, b, Limits{MaxDecodedBytes: 1 << 20}, &res); !errors.Is(err, ErrTooLarge) {
+	if err := Decode(body, b, outcome.Limits{MaxDecodedBytes: 1 << 20}, &res); !errors.Is(err, outcome.ErrTooLarge) {
 		t.Fatalf("got %v", err)
 	}
 	runtime.ReadMemStats(&after)
@@ -334,7 +354,7 @@ func TestDecodeZeroAllocSteadyState(t *testing.T) {
 	}
 	body := encode(t, realisticRequest(100, 2, 0))
 	b := &batch.Batch{}
-	var res Result
+	var res outcome.Result
 	allocs := testing.AllocsPerRun(20, func() {
 		b.Reset()
 		if err := Decode(body, b, testLimitsLarge, &res); err != nil || res.Series != 100 {
@@ -350,7 +370,7 @@ func TestDecodeZeroAllocSteadyState(t *testing.T) {
 // one-byte length, or non-ASCII are decoded like any other; one byte
 // over a limit is rejected (the fast path falls back to the general one).
 func TestDecodeLabelFastPathBoundaries(t *testing.T) {
-	lim := Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 200, MaxDecodedBytes: 1 << 20}
+	lim := outcome.Limits{MaxLabelsPerSeries: 4, MaxLabelNameLength: 16, MaxLabelValueLength: 200, MaxDecodedBytes: 1 << 20}
 	long := strings.Repeat("v", 200) // a label message over 127 bytes
 	kept := []prompb.TimeSeries{
 		{Labels: lbls("__name__", "m", "abcdefghijklmnop", "1"), Samples: smpls(1)},
@@ -371,12 +391,12 @@ func TestDecodeLabelFastPathBoundaries(t *testing.T) {
 		{Labels: lbls("__name__", "m", "b", long, "a", "\x80", "c", "1"), Samples: smpls(1)},
 	}
 	b := &batch.Batch{}
-	var res Result
+	var res outcome.Result
 	if err := Decode(encode(t, &prompb.WriteRequest{Timeseries: append(kept, rejected...)}), b, lim, &res); err != nil {
 		t.Fatal(err)
 	}
-	if res.Series != len(kept) || res.RejectedSeries != len(rejected) {
-		t.Fatalf("kept %d, rejected %d series; want %d, %d: %+v", res.Series, res.RejectedSeries, len(kept), len(rejected), res.Rejected)
+	if res.Series != len(kept) || res.RejectedItems != len(rejected) {
+		t.Fatalf("kept %d, rejected %d series; want %d, %d: %+v", res.Series, res.RejectedItems, len(kept), len(rejected), res.Rejected)
 	}
 	for i, ts := range kept {
 		want := make([]batch.Label, 0, len(ts.Labels))
@@ -388,8 +408,8 @@ func TestDecodeLabelFastPathBoundaries(t *testing.T) {
 			t.Errorf("series %d: got %v, want %v", i, b.Series[i].Labels, want)
 		}
 	}
-	wantReasons := []Reason{ReasonLabelNameTooLong, ReasonLabelValueTooLong, ReasonTooManyLabels, ReasonInvalidLabelValue,
-		ReasonInvalidLabelName, ReasonDuplicateLabel, ReasonInvalidLabelValue, ReasonInvalidLabelValue}
+	wantReasons := []outcome.Reason{outcome.ReasonLabelNameTooLong, outcome.ReasonLabelValueTooLong, outcome.ReasonTooManyLabels, outcome.ReasonInvalidLabelValue,
+		outcome.ReasonInvalidLabelName, outcome.ReasonDuplicateLabel, outcome.ReasonInvalidLabelValue, outcome.ReasonInvalidLabelValue}
 	for i, r := range res.Rejected {
 		if r.Reason != wantReasons[i] {
 			t.Errorf("rejection %d: %v, want %v", i, r.Reason, wantReasons[i])

@@ -1,59 +1,34 @@
 package promrw
 
 import (
-	"errors"
 	"fmt"
+
+	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
-// Sentinel errors matched by errors.Is on an *Error.
-var (
-	// ErrMalformed matches a body that is not valid snappy or protobuf.
-	ErrMalformed = errors.New("malformed remote write request")
-	// ErrTooLarge matches a body whose decoded size is over the limit.
-	ErrTooLarge = errors.New("remote write request too large")
-)
-
-// ErrorKind classifies an *Error.
-type ErrorKind uint8
-
-// Kinds of *Error.
+// Protobuf message names, as request-level errors name them.
 const (
-	KindSnappy   ErrorKind = iota + 1 // the body is not a valid snappy block
-	KindProtobuf                      // the decoded body is not a valid WriteRequest
-	KindTooLarge                      // the decoded size is over Limits.MaxDecodedBytes
+	msgV1 = "WriteRequest"
+	msgV2 = "io.prometheus.write.v2.Request"
 )
 
-// Error is a request-level decoding failure. Nothing of the request was kept.
-type Error struct {
-	Kind ErrorKind
-	// Offset is the byte offset of the problem: in the decoded protobuf
-	// message for KindProtobuf, in the compressed body otherwise (0).
-	Offset int
-	// Path names the protobuf element, e.g. "timeseries[3].labels[1].name";
-	// empty when the problem is not inside a field.
-	Path string
-	// Msg says what is wrong.
-	Msg string
+// Request-level errors are *outcome.Error with an empty Where: the
+// message itself says where (the protobuf path and the byte offset in
+// the decoded body), in the form senders have always logged.
+
+func snappyError(msg string) error {
+	return &outcome.Error{Kind: outcome.KindMalformed, Msg: "cannot decompress snappy body: " + msg}
 }
 
-func (e *Error) Error() string {
-	switch e.Kind {
-	case KindSnappy:
-		return "cannot decompress snappy body: " + e.Msg
-	case KindTooLarge:
-		return "cannot decode request: " + e.Msg
-	}
-	if e.Path == "" {
-		return fmt.Sprintf("cannot parse WriteRequest at decoded byte %d: %s", e.Offset, e.Msg)
-	}
-	return fmt.Sprintf("cannot parse WriteRequest: %s at decoded byte %d: %s", e.Path, e.Offset, e.Msg)
+func tooLargeError(n, limit int) error {
+	return &outcome.Error{Kind: outcome.KindTooLarge, Msg: fmt.Sprintf("cannot decode request: decoded body would be %d bytes, limit %d", n, limit)}
 }
 
-// Is reports whether target is ErrTooLarge (for KindTooLarge) or
-// ErrMalformed (for the other kinds).
-func (e *Error) Is(target error) bool {
-	if e.Kind == KindTooLarge {
-		return target == ErrTooLarge
+// protoError reports werr inside the message named msg; path names the
+// protobuf element ("timeseries[3].labels[1]"), or is empty.
+func protoError(msg string, werr *wireError, path string) error {
+	if path == "" {
+		return &outcome.Error{Kind: outcome.KindMalformed, Msg: fmt.Sprintf("cannot parse %s at decoded byte %d: %s", msg, werr.off, werr.msg)}
 	}
-	return target == ErrMalformed
+	return &outcome.Error{Kind: outcome.KindMalformed, Msg: fmt.Sprintf("cannot parse %s: %s at decoded byte %d: %s", msg, path, werr.off, werr.msg)}
 }

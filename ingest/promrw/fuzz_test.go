@@ -2,6 +2,8 @@ package promrw
 
 import (
 	"errors"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -10,10 +12,11 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
 // fuzzLimits are small so the fuzzer reaches every rejection.
-var fuzzLimits = Limits{MaxLabelsPerSeries: 5, MaxLabelNameLength: 12, MaxLabelValueLength: 20, MaxDecodedBytes: 1 << 16}
+var fuzzLimits = outcome.Limits{MaxLabelsPerSeries: 5, MaxLabelNameLength: 12, MaxLabelValueLength: 20, MaxDecodedBytes: 1 << 16}
 
 func fuzzSeeds(tb testing.TB) [][]byte {
 	reqs := []*prompb.WriteRequest{
@@ -44,11 +47,11 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		b := &batch.Batch{}
-		var res Result
+		var res outcome.Result
 		err := Decode(body, b, fuzzLimits, &res)
 		if err != nil {
-			var de *Error
-			if !errors.As(err, &de) || !(errors.Is(err, ErrMalformed) || errors.Is(err, ErrTooLarge)) {
+			var de *outcome.Error
+			if !errors.As(err, &de) || !(errors.Is(err, outcome.ErrMalformed) || errors.Is(err, outcome.ErrTooLarge)) {
 				t.Fatalf("untyped error %T: %v", err, err)
 			}
 			if b.Len() != 0 {
@@ -62,7 +65,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 // checkAccepted asserts the decoder's output contract.
-func checkAccepted(t *testing.T, b *batch.Batch, res *Result) {
+func checkAccepted(t *testing.T, b *batch.Batch, res *outcome.Result) {
 	t.Helper()
 	if res.Series != b.Len() || res.Samples != b.SampleCount() {
 		t.Fatalf("result says %d series %d samples, batch has %d, %d", res.Series, res.Samples, b.Len(), b.SampleCount())
@@ -93,14 +96,14 @@ func checkAccepted(t *testing.T, b *batch.Batch, res *Result) {
 	for _, n := range res.RejectedByReason {
 		sum += n
 	}
-	if sum != res.RejectedSamples || res.RejectedByReason[ReasonNone] != 0 {
+	if sum != res.RejectedSamples || res.RejectedByReason[outcome.ReasonNone] != 0 {
 		t.Fatalf("rejected samples by reason %v do not add up to %d", res.RejectedByReason, res.RejectedSamples)
 	}
-	if len(res.Rejected) > MaxRejectionDetails || len(res.Rejected) > res.RejectedSeries {
-		t.Fatalf("%d rejection details for %d rejected series", len(res.Rejected), res.RejectedSeries)
+	if len(res.Rejected) > outcome.MaxRejectionDetails || len(res.Rejected) > res.RejectedItems {
+		t.Fatalf("%d rejection details for %d rejected series", len(res.Rejected), res.RejectedItems)
 	}
 	for _, r := range res.Rejected {
-		if r.Reason == ReasonNone || r.Reason >= NumReasons || r.Detail == "" || len(r.Series) > 4*maxRenderSeries {
+		if r.Reason == outcome.ReasonNone || r.Reason >= outcome.NumReasons || r.Detail == "" || len(r.Series) > 4*maxRenderSeries {
 			t.Fatalf("bad rejection %+v", r)
 		}
 	}
@@ -108,7 +111,7 @@ func checkAccepted(t *testing.T, b *batch.Batch, res *Result) {
 
 // crossCheck compares with gogo protobuf when it also parses the body:
 // every float and histogram sample is either kept or rejected.
-func crossCheck(t *testing.T, body []byte, res *Result) {
+func crossCheck(t *testing.T, body []byte, res *outcome.Result) {
 	t.Helper()
 	if len(body) == 0 {
 		return
@@ -133,6 +136,27 @@ func crossCheck(t *testing.T, body []byte, res *Result) {
 	}
 }
 
+// decodedByte finds the decoded byte offset a protobuf error names.
+var decodedByte = regexp.MustCompile(` at decoded byte (\d+): `)
+
+// checkProtoError asserts that err is a malformed-protobuf *outcome.Error
+// for message msg, at an offset inside the n decoded bytes.
+func checkProtoError(t *testing.T, err error, msg string, n int) {
+	t.Helper()
+	var de *outcome.Error
+	if !errors.As(err, &de) || de.Kind != outcome.KindMalformed || !errors.Is(err, outcome.ErrMalformed) ||
+		!strings.HasPrefix(de.Error(), "cannot parse "+msg) {
+		t.Fatalf("unexpected error %T: %v", err, err)
+	}
+	m := decodedByte.FindStringSubmatch(de.Msg)
+	if m == nil {
+		t.Fatalf("error names no offset: %v", err)
+	}
+	if off, _ := strconv.Atoi(m[1]); off < 0 || off > n {
+		t.Fatalf("offset %d outside the %d decoded bytes: %v", off, n, err)
+	}
+}
+
 // FuzzDecodeProto mutates the protobuf message itself (FuzzDecode mostly
 // explores snappy framing) and compresses it before decoding.
 func FuzzDecodeProto(f *testing.F) {
@@ -144,16 +168,13 @@ func FuzzDecodeProto(f *testing.F) {
 	f.Fuzz(func(t *testing.T, pb []byte) {
 		body := snappy.Encode(nil, pb)
 		b := &batch.Batch{}
-		var res Result
+		var res outcome.Result
 		err := Decode(body, b, fuzzLimits, &res)
 		if err != nil {
-			if errors.Is(err, ErrTooLarge) {
+			if errors.Is(err, outcome.ErrTooLarge) {
 				return
 			}
-			var de *Error
-			if !errors.As(err, &de) || de.Kind != KindProtobuf || de.Offset < 0 || de.Offset > len(pb) {
-				t.Fatalf("unexpected error %T: %v", err, err)
-			}
+			checkProtoError(t, err, msgV1, len(pb))
 			if b.Len() != 0 {
 				t.Fatalf("failed decode left %d series", b.Len())
 			}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"google.golang.org/protobuf/encoding/protowire"
 )
 
@@ -58,4 +59,71 @@ func cat(parts ...[]byte) []byte {
 		out = append(out, p...)
 	}
 	return out
+}
+
+// encodeV2 marshals a remote write 2.0 request with gogo protobuf and
+// compresses it like Prometheus.
+func encodeV2(tb testing.TB, req *writev2.Request) []byte {
+	tb.Helper()
+	pb, err := req.Marshal()
+	if err != nil {
+		tb.Fatalf("cannot marshal: %v", err)
+	}
+	return snappy.Encode(nil, pb)
+}
+
+// toV2 converts a 1.0 request to 2.0 as a sender would, keeping the
+// labels in the order sent (empty values and duplicates included).
+// Histograms keep only their timestamp and schema; the request's
+// metadata is dropped (2.0 carries it per series).
+func toV2(req *prompb.WriteRequest) *writev2.Request {
+	st := writev2.NewSymbolTable()
+	out := &writev2.Request{Timeseries: make([]writev2.TimeSeries, len(req.Timeseries))}
+	for i, ts := range req.Timeseries {
+		o := &out.Timeseries[i]
+		o.LabelsRefs = symbolize(&st, ts.Labels)
+		for _, s := range ts.Samples {
+			o.Samples = append(o.Samples, writev2.Sample{Value: s.Value, Timestamp: s.Timestamp})
+		}
+		for _, h := range ts.Histograms {
+			o.Histograms = append(o.Histograms, writev2.Histogram{Timestamp: h.Timestamp, Schema: h.Schema,
+				Count: &writev2.Histogram_CountInt{CountInt: 1}})
+		}
+		for _, e := range ts.Exemplars {
+			o.Exemplars = append(o.Exemplars, writev2.Exemplar{LabelsRefs: symbolize(&st, e.Labels), Value: e.Value, Timestamp: e.Timestamp})
+		}
+	}
+	out.Symbols = st.Symbols()
+	return out
+}
+
+func symbolize(st *writev2.SymbolsTable, ls []prompb.Label) []uint32 {
+	refs := make([]uint32, 0, 2*len(ls))
+	for _, l := range ls {
+		refs = append(refs, st.Symbolize(l.Name), st.Symbolize(l.Value))
+	}
+	return refs
+}
+
+// Raw 2.0 builders for what gogo cannot marshal.
+func pbVarint(b []byte, num protowire.Number, v uint64) []byte {
+	b = protowire.AppendTag(b, num, protowire.VarintType)
+	return protowire.AppendVarint(b, v)
+}
+
+func pbPacked(b []byte, num protowire.Number, vs ...uint64) []byte {
+	var p []byte
+	for _, v := range vs {
+		p = protowire.AppendVarint(p, v)
+	}
+	return pbBytes(b, num, p)
+}
+
+// pbSymbols encodes Request.symbols.
+func pbSymbols(syms ...string) []byte {
+	var b []byte
+	for _, s := range syms {
+		b = pbBytes(b, 4, []byte(s))
+	}
+	return b
 }
