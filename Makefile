@@ -18,8 +18,9 @@ deps:
 	bash scripts/install-deps.sh
 
 # The main job end to end: real Prometheus, premetrics with
-# config.example.yaml, a simulated vehicle fleet, a report of what went in
-# and what came out.
+# config.example.yaml, a simulated vehicle fleet pushing JSON events to
+# /api/v1/push/vehicles (ARGS=-protocol=remote_write: remote write), a
+# report of what went in and what came out.
 demo: deps build
 	$(GO) run ./bench/cmd/demo -premetrics bin/premetrics -config config.example.yaml $(ARGS)
 
@@ -40,9 +41,11 @@ lint:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 
-# The load generator against a running premetrics (default
-# http://127.0.0.1:9201/api/v1/write), e.g.
-# make loadtest ARGS="-rate 1000000 -duration 60s -series 100000".
+# The load generator against a running premetrics (default remote write
+# to http://127.0.0.1:9201/api/v1/write; -protocol json: vehicle events to
+# /api/v1/push/vehicles; -protocol influx: line protocol to /write), e.g.
+# make loadtest ARGS="-rate 1000000 -duration 60s -series 100000",
+# make loadtest ARGS="-protocol json -rate 200000 -duration 60s".
 loadtest:
 	$(GO) build -o bin/loadgen ./bench/cmd/loadgen
 	bin/loadgen $(ARGS)

@@ -40,11 +40,11 @@ type pushScratch struct {
 
 // pushItem is one matched input series with its hashes.
 type pushItem struct {
-	gh             ghash
-	seriesHash     uint64
-	series         int32 // index in the batch
-	k0, k1         int32 // group key: keys[k0:k1]
-	pfGid          int32 // prefetchGroup's guess at the group id, +1 (0: none)
+	gh         ghash
+	seriesHash uint64
+	series     int32 // index in the batch
+	k0, k1     int32 // group key: keys[k0:k1]
+	pfGid      int32 // prefetchGroup's guess at the group id, +1 (0: none)
 }
 
 // Push feeds the matching samples of b into their open windows.

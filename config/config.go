@@ -28,8 +28,9 @@ type Config struct {
 	ForwardUnmatched bool                 `yaml:"forward_unmatched"`
 	RemoteWrite      []remotewrite.Config `yaml:"remote_write"`
 
+	Inputs Inputs `yaml:"inputs"`
+
 	// Sections of later roadmap items: accepted only when empty.
-	Inputs   yaml.Node `yaml:"inputs"`
 	Enrich   yaml.Node `yaml:"enrich"`
 	Derive   yaml.Node `yaml:"derive"`
 	Alerting yaml.Node `yaml:"alerting"`
@@ -82,6 +83,9 @@ func LoadFile(path string) (*Config, error) {
 	// the config file, as in Prometheus.
 	for i := range cfg.RemoteWrite {
 		cfg.RemoteWrite[i].HTTPClientConfig.SetDirectory(filepath.Dir(path))
+	}
+	for i := range cfg.Inputs.MQTT {
+		cfg.Inputs.MQTT[i].SetDirectory(filepath.Dir(path))
 	}
 	return cfg, nil
 }
@@ -160,6 +164,8 @@ func (c *Config) validate() []fieldError {
 		names[a.Name] = i
 	}
 
+	c.Inputs.validate(add)
+
 	if len(c.RemoteWrite) == 0 {
 		out = append(out, fieldError{path: "remote_write", msg: "at least one remote_write endpoint is required"})
 	}
@@ -179,7 +185,6 @@ func (c *Config) validate() []fieldError {
 		node *yaml.Node
 		what string
 	}{
-		{"inputs", &c.Inputs, "device inputs (JSON, Influx, OTLP, MQTT) are not supported yet; remote write is always on"},
 		{"enrich", &c.Enrich, "enrichment is not supported yet"},
 		{"derive", &c.Derive, "derived metrics are not supported yet"},
 		{"alerting", &c.Alerting, "alerting rules are not supported yet"},

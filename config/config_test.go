@@ -19,8 +19,16 @@ func TestExampleConfigIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("config.example.yaml is invalid:\n%v", err)
 	}
-	if len(cfg.Aggregations) != 4 || len(cfg.RemoteWrite) != 1 {
+	if len(cfg.Aggregations) < 4 || len(cfg.RemoteWrite) != 1 {
 		t.Fatalf("got %d aggregations and %d remote_write", len(cfg.Aggregations), len(cfg.RemoteWrite))
+	}
+	// Both SCENARIOS.md event schemas map by config alone.
+	inputs := map[string]bool{}
+	for _, j := range cfg.Inputs.JSON {
+		inputs[j.Name] = true
+	}
+	if !inputs["vehicles"] || !inputs["hosts"] {
+		t.Errorf("JSON inputs %v, want vehicles and hosts", inputs)
 	}
 	if got := cfg.RemoteWrite[0].URL; got != "http://127.0.0.1:9090/api/v1/write" {
 		t.Fatalf("default from ${PROMETHEUS_URL:-...} not applied: %q", got)
@@ -129,6 +137,51 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestInputs(t *testing.T) {
+	rw := "remote_write:\n  - url: http://127.0.0.1:9090/api/v1/write\n"
+	good := `inputs:
+  influx: {enabled: false}
+  otlp: {promote_resource_attributes: [deployment.environment]}
+  json:
+    - name: hosts
+      labels: {interval: interval_field, regex: r}   # user keys, not config keys
+      metrics:
+        - {name: cpu_usage, value: usage, when: {lateness: "x"}}
+` + rw
+	cfg, err := Load("t.yaml", []byte(good), lookup(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Inputs.Influx.On() || !cfg.Inputs.OTLP.On() || !cfg.Inputs.RemoteWrite.On() || !cfg.Inputs.PrometheusText.On() {
+		t.Errorf("toggles: influx %v otlp %v remote_write %v prometheus_text %v", cfg.Inputs.Influx.On(), cfg.Inputs.OTLP.On(), cfg.Inputs.RemoteWrite.On(), cfg.Inputs.PrometheusText.On())
+	}
+	if got := cfg.Inputs.OTLP.PromoteResourceAttributes; len(got) != 1 || got[0] != "deployment.environment" {
+		t.Errorf("promote_resource_attributes = %v", got)
+	}
+
+	bad := `inputs:
+  json:
+    - name: hosts
+      metrics:
+        - {name: cpu_usage, value: usage}
+  mqtt:
+    - name: m
+      brokers: [tcp://127.0.0.1:1883]
+      topics:
+        - {filter: "a/#", format: json, input: vehicles}
+  prometheus_text: {enabled: maybe}
+` + rw
+	_, err = Load("t.yaml", []byte(bad), lookup(nil))
+	if err == nil {
+		t.Fatal("accepted an MQTT topic mapped by a JSON input that does not exist")
+	}
+	for _, want := range []string{"t.yaml:10: inputs.mqtt[0].topics[0].input: no JSON input named \"vehicles\" in inputs.json", "t.yaml:11: cannot unmarshal !!str `maybe` into bool"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
 	}
 }
 

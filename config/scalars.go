@@ -19,8 +19,13 @@ var (
 		"staleness_interval": true, "dedup_interval": true,
 		"remote_timeout": true, "batch_send_deadline": true,
 		"min_backoff": true, "max_backoff": true, "request_queue_timeout": true,
+		"keep_alive": true, "connect_timeout": true,
 	}
 	regexKeys = map[string]bool{"regex": true}
+	// freeFormKeys hold maps whose keys are the user's (label names, JSON
+	// field paths), not config keys: a label called "interval" is no
+	// duration.
+	freeFormKeys = map[string]bool{"labels": true, "const_labels": true, "labels_from": true, "when": true, "topic_labels": true}
 )
 
 // checkScalars walks the document and returns an Error for every duration
@@ -30,6 +35,9 @@ func checkScalars(file string, root *yaml.Node) Errors {
 	walkNodes(root, func(path, key string, n *yaml.Node) {
 		if n.Kind != yaml.ScalarNode || n.Tag == "!!null" || !strings.HasSuffix(path, key) {
 			return // not a mapping value (a list item), or not a scalar
+		}
+		if inFreeForm(path) {
+			return
 		}
 		if msg := checkScalar(key, n.Value); msg != "" {
 			errs = append(errs, &Error{File: file, Line: n.Line, Path: path, Msg: msg})
@@ -50,4 +58,18 @@ func checkScalar(key, value string) string {
 		}
 	}
 	return ""
+}
+
+// inFreeForm reports whether path lies inside a map of freeFormKeys.
+func inFreeForm(path string) bool {
+	segs := strings.Split(path, ".")
+	for _, seg := range segs[:len(segs)-1] {
+		if i := strings.IndexByte(seg, '['); i >= 0 {
+			seg = seg[:i]
+		}
+		if freeFormKeys[seg] {
+			return true
+		}
+	}
+	return false
 }

@@ -48,7 +48,8 @@ func TestBadRequestBurst(t *testing.T) {
 		{"too large", bytes.Repeat([]byte{1}, 200000), nil, 413, ""},
 		{"wrong encoding", encodeWrite(t, sample{`good{c="x"}`, base, 1}), map[string]string{"Content-Encoding": "gzip"}, 415, ""},
 		{"wrong type", encodeWrite(t, sample{`good{c="x"}`, base, 1}), map[string]string{"Content-Type": "application/json"}, 415, ""},
-		{"remote write 2.0", encodeWrite(t, sample{`good{c="x"}`, base, 1}), map[string]string{"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"}, 415, "2.0"},
+		{"1.0 body sent as 2.0", encodeWrite(t, sample{`good{c="x"}`, base, 1}), map[string]string{"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v2.Request"}, 400, "proto=prometheus.WriteRequest"},
+		{"unknown proto", encodeWrite(t, sample{`good{c="x"}`, base, 1}), map[string]string{"Content-Type": "application/x-protobuf;proto=io.prometheus.write.v3.Request"}, 415, "proto"},
 	}
 	const clients, rounds = 4, 20
 	var wg sync.WaitGroup

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 )
 
@@ -143,9 +144,9 @@ func TestEncoderRoundTrip(t *testing.T) {
 		t.Fatalf("n=%d, left %d, err %v", n2, e.Len(), err)
 	}
 	b := &batch.Batch{}
-	var res promrw.Result
+	var res outcome.Result
 	for _, body := range [][]byte{first, rest} {
-		if err := promrw.Decode(body, b, promrw.Limits{MaxLabelsPerSeries: 10}, &res); err != nil || res.RejectedSeries != 0 {
+		if err := promrw.Decode(body, b, outcome.Limits{MaxLabelsPerSeries: 10}, &res); err != nil || res.RejectedItems != 0 {
 			t.Fatalf("decode: %v, %+v", err, res)
 		}
 	}
@@ -205,8 +206,8 @@ func TestEncoderWithoutModelLabel(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := &batch.Batch{}
-	var res promrw.Result
-	if err := promrw.Decode(body, b, promrw.Limits{}, &res); err != nil {
+	var res outcome.Result
+	if err := promrw.Decode(body, b, outcome.Limits{}, &res); err != nil {
 		t.Fatal(err)
 	}
 	for _, s := range b.Series {

@@ -46,3 +46,28 @@ func BenchmarkRender(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkRenderText is BenchmarkRender for JSON events and Influx lines
+// of the fleet: copying a 1000-line body and rewriting its values and
+// timestamps.
+func BenchmarkRenderText(b *testing.B) {
+	for _, protocol := range []string{ProtocolJSON, ProtocolInflux} {
+		b.Run(protocol, func(b *testing.B) {
+			p, err := NewPlan(Shape{Schema: SchemaFleet, Protocol: protocol, Series: 100_000, ValueTicks: 8}, 1000)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf := make([]byte, 0, p.MaxBodyBytes())
+			b.ReportAllocs()
+			b.SetBytes(int64(len(p.bodies[0].data)))
+			i := int64(0)
+			for b.Loop() {
+				j := int(i % int64(p.Bodies()))
+				buf, _ = p.Render(buf, j, i/int64(p.Bodies()), 1_790_000_000_000+i, 0)
+				i++
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/1000, "ns/sample")
+			b.ReportMetric(p.CompressedBytesPerSample(), "body_bytes/sample")
+		})
+	}
+}

@@ -35,7 +35,22 @@ type connSender struct {
 	br      *bufio.Reader
 }
 
-func newConnSender(rawURL string, timeout time.Duration) (*connSender, error) {
+// headersFor returns the content headers of requests in protocol.
+func headersFor(protocol string) [][2]string {
+	switch protocol {
+	case ProtocolJSON:
+		return [][2]string{{"Content-Type", "application/x-ndjson"}}
+	case ProtocolInflux:
+		return [][2]string{{"Content-Type", "text/plain; charset=utf-8"}}
+	}
+	return [][2]string{
+		{"Content-Type", "application/x-protobuf"},
+		{"Content-Encoding", "snappy"},
+		{"X-Prometheus-Remote-Write-Version", "0.1.0"},
+	}
+}
+
+func newConnSender(rawURL string, timeout time.Duration, headers [][2]string) (*connSender, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("cannot parse -url %q: %w", rawURL, err)
@@ -50,9 +65,9 @@ func newConnSender(rawURL string, timeout time.Duration) (*connSender, error) {
 	var h strings.Builder
 	fmt.Fprintf(&h, "POST %s HTTP/1.1\r\nHost: %s\r\n", u.RequestURI(), u.Host)
 	h.WriteString("User-Agent: premetrics-loadgen\r\n")
-	h.WriteString("Content-Type: application/x-protobuf\r\n")
-	h.WriteString("Content-Encoding: snappy\r\n")
-	h.WriteString("X-Prometheus-Remote-Write-Version: 0.1.0\r\n")
+	for _, kv := range headers {
+		h.WriteString(kv[0] + ": " + kv[1] + "\r\n")
+	}
 	h.WriteString("Content-Length: ")
 	return &connSender{addr: addr, timeout: timeout, header: []byte(h.String())}, nil
 }
@@ -109,8 +124,9 @@ func (s *connSender) close() {
 
 // httpSender posts with an http.Client (Options.Client).
 type httpSender struct {
-	url    string
-	client *http.Client
+	url     string
+	headers [][2]string
+	client  *http.Client
 }
 
 func (s *httpSender) post(body []byte) (int, string, error) {
@@ -120,9 +136,9 @@ func (s *httpSender) post(body []byte) (int, string, error) {
 	if err != nil {
 		return 0, "", err
 	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("Content-Encoding", "snappy")
-	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	for _, kv := range s.headers {
+		req.Header.Set(kv[0], kv[1])
+	}
 	req.Header.Set("User-Agent", "premetrics-loadgen")
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 )
 
@@ -23,8 +24,8 @@ func TestConnSenderOverLoopback(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var b batch.Batch
-		var res promrw.Result
-		err := promrw.Decode(body, &b, promrw.Limits{}, &res)
+		var res outcome.Result
+		err := promrw.Decode(body, &b, outcome.Limits{}, &res)
 		mu.Lock()
 		n := requests
 		requests++
@@ -76,7 +77,7 @@ func TestConnSenderOverLoopback(t *testing.T) {
 }
 
 func TestConnSenderRefusesHTTPS(t *testing.T) {
-	if _, err := newConnSender("https://127.0.0.1/api/v1/write", time.Second); err == nil || !strings.Contains(err.Error(), "plain http only") {
+	if _, err := newConnSender("https://127.0.0.1/api/v1/write", time.Second, nil); err == nil || !strings.Contains(err.Error(), "plain http only") {
 		t.Errorf("got %v", err)
 	}
 }

@@ -1,6 +1,7 @@
-// Package load is an open-loop, rate-controlled generator of Prometheus
-// remote write 1.0 load, for bench/cmd/loadgen (`make loadtest`) and the
-// benchmark harness (`make bench`). It sends to loopback addresses only
+// Package load is an open-loop, rate-controlled generator of push load —
+// Prometheus remote write 1.0, JSON events (NDJSON) or Influx line
+// protocol — for bench/cmd/loadgen (`make loadtest`) and the benchmark
+// harness (`make bench`). It sends to loopback addresses only
 // (bench/loopback).
 //
 // # Series
@@ -15,13 +16,35 @@
 // series) at an interval. Gauge values are precomputed for ValueTicks
 // sends and then repeat; counters grow by 1..10 per send, never reset.
 //
+// # Protocols
+//
+// Shape.Protocol chooses the encoding of the same series:
+//
+//	remote_write  snappy protobuf WriteRequest, one sample per series   POST /api/v1/write
+//	json          NDJSON, one event per sample                          POST /api/v1/push/{name}
+//	influx        line protocol, one line per sample, ns timestamps     POST /write
+//
+// JSON with the fleet schema is the vehicle events of SCENARIOS.md
+// ({"eventType":"IC_RPM","vehicleId":…,"region":…,"timestamp":…,"measurement":…},
+// bench/fleet), which the vehicles input of config.example.yaml maps back
+// to the fleet's series without model (so no distance counter and no
+// extra labels); with the generic schema one event per sample,
+// {"device":…,"label_0":…,"metric":"bench_gauge_0","timestamp":…,"value":…},
+// mapped by the input Shape.JSONInput returns. Influx lines split the
+// metric name at its first '_' into measurement and field
+// (vehicle,engine=ic,model=…,region=New\ Zealand,vehicle_id=… rpm=2356 <ns>),
+// which the Influx decoder joins back, so they decode to exactly the
+// series of remote write. Text bodies are not compressed.
+//
 // # Pre-encoded bodies
 //
 // NewPlan encodes every request body once, before the run: one body per
 // batch of series, one sample per series; a tick (every series once) is
-// one round over the bodies. The snappy block is produced by this
-// package's own encoder (snappy.go), which keeps the bytes that change
-// between sends out of back-references:
+// one round over the bodies. Text bodies (text.go) keep a fixed-width
+// hole per value, timestamp and (with churn) device id, padded with
+// spaces that both formats allow. The snappy block of remote write is
+// produced by this package's own encoder (snappy.go), which keeps the
+// bytes that change between sends out of back-references:
 //
 //	TimeSeries { labels...,  Sample { 0x09 value(8) 0x10 timestamp(6-byte varint) } }
 //	                │                        │                  │
@@ -32,8 +55,9 @@
 //
 // Render copies a body and rewrites, in place in the compressed bytes,
 // each sample's value, the literal timestamp bytes, and the device ids:
-// about 5 ns per sample and no allocation, so the generator's CPU is
-// mostly its HTTP requests. Timestamps are the request's due time in
+// about 5 ns per sample and no allocation (text bodies: the value's text
+// from a table or an integer, the timestamp copied), so the generator's
+// CPU is mostly its HTTP requests. Timestamps are the request's due time in
 // milliseconds; its 6-byte varint covers 1971 to 2109. Bodies are about
 // 30% larger than golang/snappy's because values are never compressed.
 //

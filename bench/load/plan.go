@@ -36,6 +36,9 @@ type Plan struct {
 type layout struct {
 	kind   uint8
 	labels []labelSpec
+	// width is the size of the value's hole in text bodies (JSON, Influx):
+	// the longest text of a value of this kind.
+	width int
 }
 
 type labelSrc uint8
@@ -57,16 +60,19 @@ type labelSpec struct {
 
 // body is one request template.
 type body struct {
-	data  []byte // snappy block
+	data  []byte // snappy block (remote write) or text (JSON, Influx)
 	first int    // first series slot
-	// sampleOff[i] is where series first+i's sample value (8 bytes, little
-	// endian) is in data.
+	// sampleOff[i] is where series first+i's sample value is in data: 8
+	// bytes, little endian, in a remote write block; a hole of the
+	// layout's width, padded with spaces, in text.
 	sampleOff []uint32
 	// idOff[i] is where the 10 id digits of series first+i are (churn only).
 	idOff []uint32
 	// tsSpans are the parts of the block that hold timestamp bytes
-	// verbatim; the other timestamps are copies of them.
+	// verbatim; the other timestamps are copies of them (remote write).
 	tsSpans []tsSpan
+	// tsOff[i] is where the timestamp digits of series first+i are (text).
+	tsOff []uint32
 }
 
 type tsSpan struct{ dst, off, n uint32 }
@@ -82,8 +88,9 @@ const (
 	maxTimestamp = 1<<42 - 1
 )
 
-// NewPlan generates the series of shape and encodes them into request
-// templates of at most seriesPerRequest series (one sample each).
+// NewPlan generates the series of shape and encodes them, in
+// shape.Protocol, into request templates of at most seriesPerRequest
+// series (one sample, event or line each).
 func NewPlan(shape Shape, seriesPerRequest int) (*Plan, error) {
 	if err := shape.Validate(); err != nil {
 		return nil, err
@@ -103,7 +110,11 @@ func NewPlan(shape Shape, seriesPerRequest int) (*Plan, error) {
 		p.idPrefix = "d"
 		p.layouts = genericLayouts(&shape)
 	}
-	p.values = newValues(&shape, f)
+	text := shape.protocol() != ProtocolRemoteWrite
+	p.values = newValues(&shape, f, text)
+	if text {
+		p.setWidths()
+	}
 	var vehicles []fleet.Vehicle
 	if f != nil {
 		vehicles = f.Vehicles()
@@ -111,7 +122,16 @@ func NewPlan(shape Shape, seriesPerRequest int) (*Plan, error) {
 	b := builder{plan: p, vehicles: vehicles}
 	for first := 0; first < p.series; first += seriesPerRequest {
 		n := min(seriesPerRequest, p.series-first)
-		bd, err := b.body(first, n)
+		var bd body
+		var err error
+		switch shape.protocol() {
+		case ProtocolJSON:
+			bd, err = b.textBody(first, n, (*builder).jsonLine)
+		case ProtocolInflux:
+			bd, err = b.textBody(first, n, (*builder).influxLine)
+		default:
+			bd, err = b.body(first, n)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -154,8 +174,10 @@ func fleetLayouts(s *Shape) []layout {
 		ls := append(extraLabels(s),
 			labelSpec{name: "__name__", value: name},
 			labelSpec{name: fleet.LabelVehicleID, src: srcID},
-			labelSpec{name: fleet.LabelRegion, src: srcRegion},
-			labelSpec{name: fleet.LabelModel, src: srcModel})
+			labelSpec{name: fleet.LabelRegion, src: srcRegion})
+		if s.protocol() != ProtocolJSON { // the vehicle events have no model
+			ls = append(ls, labelSpec{name: fleet.LabelModel, src: srcModel})
+		}
 		if engine != "" {
 			ls = append(ls, labelSpec{name: fleet.LabelEngine, value: engine})
 		}
@@ -177,7 +199,7 @@ type builder struct {
 	plan     *Plan
 	vehicles []fleet.Vehicle
 	raw      []byte // uncompressed WriteRequest
-	ts       []byte // one TimeSeries message
+	ts       []byte // one TimeSeries message, or one text line
 	holes    []hole
 	// Per series: index in holes of its id hole (-1: none) and sample hole.
 	idHole, sampleHole []int

@@ -13,6 +13,7 @@ import (
 
 	"github.com/premetrics/premetrics/batch"
 	"github.com/premetrics/premetrics/bench/fleet"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 )
 
@@ -295,8 +296,8 @@ func TestPremetricsDecoderAcceptsBodies(t *testing.T) {
 		t.Fatal(err)
 	}
 	var b batch.Batch
-	var res promrw.Result
-	lim := promrw.Limits{MaxLabelsPerSeries: 64, MaxLabelNameLength: 256, MaxLabelValueLength: 4096, MaxDecodedBytes: 64 << 20}
+	var res outcome.Result
+	lim := outcome.Limits{MaxLabelsPerSeries: 64, MaxLabelNameLength: 256, MaxLabelValueLength: 4096, MaxDecodedBytes: 64 << 20}
 	var buf []byte
 	for j := range p.Bodies() {
 		b.Reset()
@@ -305,7 +306,7 @@ func TestPremetricsDecoderAcceptsBodies(t *testing.T) {
 		if err := promrw.Decode(buf, &b, lim, &res); err != nil {
 			t.Fatal(err)
 		}
-		if res.RejectedSeries != 0 || len(b.Series) != n {
+		if res.RejectedItems != 0 || len(b.Series) != n {
 			t.Fatalf("body %d: %d series kept of %d, %+v", j, len(b.Series), n, res.Rejected)
 		}
 	}

@@ -45,7 +45,8 @@ func (p *Plan) CompressedBytesPerSample() float64 {
 	return float64(p.bodyBytes) / float64(p.series)
 }
 
-// CompressionRatio returns uncompressed / compressed body bytes.
+// CompressionRatio returns uncompressed / compressed body bytes (1 for
+// text bodies, which are not compressed).
 func (p *Plan) CompressionRatio() float64 { return float64(p.rawBytes) / float64(p.bodyBytes) }
 
 // Churned returns the number of device replacements that happened by time
@@ -83,6 +84,9 @@ func (p *Plan) CheckChurn(churned int64) error {
 // g = ⌊(c−1−d)/devices⌋+1 (replacements go round the devices in order),
 // and its id is g×devices+d, so ids never repeat.
 func (p *Plan) Render(dst []byte, j int, tick int64, tsMs int64, churned int64) ([]byte, int) {
+	if p.shape.protocol() != ProtocolRemoteWrite {
+		return p.renderText(dst, j, tick, tsMs, churned)
+	}
 	b := &p.bodies[j]
 	dst = append(dst[:0], b.data...)
 	var ts [tsVarintLen]byte
@@ -113,7 +117,20 @@ func (p *Plan) deviceID(dev int, churned int64) int64 {
 	return g*n + d
 }
 
-// CheckTimestamp reports whether tsMs can be rendered.
+// CheckTimestamp reports whether tsMs can be rendered in the plan's
+// protocol.
+func (p *Plan) CheckTimestamp(tsMs int64) error {
+	if p.shape.protocol() != ProtocolRemoteWrite {
+		return checkTextTimestamp(tsMs)
+	}
+	return CheckTimestamp(tsMs)
+}
+
+// Protocol returns the protocol of the bodies.
+func (p *Plan) Protocol() string { return p.shape.protocol() }
+
+// CheckTimestamp reports whether tsMs can be rendered in a remote write
+// body.
 func CheckTimestamp(tsMs int64) error {
 	if tsMs < minTimestamp || tsMs > maxTimestamp {
 		return fmt.Errorf("cannot stamp samples at %d ms: outside the 6-byte varint range [%d, %d]", tsMs, int64(minTimestamp), int64(maxTimestamp))

@@ -17,7 +17,8 @@ import (
 
 // Options configure a Run.
 type Options struct {
-	// URL is the remote write endpoint; only loopback hosts are accepted.
+	// URL is the endpoint of the plan's protocol (/api/v1/write,
+	// /api/v1/push/{name}, /write); only loopback hosts are accepted.
 	URL string
 	// Rate is the offered load in samples per second.
 	Rate float64
@@ -134,10 +135,10 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Summary, error) {
 	senders := make([]sender, opts.Connections)
 	for i := range senders {
 		if opts.Client != nil {
-			senders[i] = &httpSender{url: opts.URL, client: opts.Client}
+			senders[i] = &httpSender{url: opts.URL, headers: headersFor(p.Protocol()), client: opts.Client}
 			continue
 		}
-		s, err := newConnSender(opts.URL, opts.Timeout)
+		s, err := newConnSender(opts.URL, opts.Timeout, headersFor(p.Protocol()))
 		if err != nil {
 			return nil, err
 		}
@@ -146,7 +147,7 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Summary, error) {
 	cpuBefore := cpuSeconds()
 	start := time.Now()
 	startMs := start.UnixMilli()
-	if err := CheckTimestamp(startMs); err != nil {
+	if err := p.CheckTimestamp(startMs); err != nil {
 		return nil, err
 	}
 	r := &runner{plan: p, opts: opts, sched: sched, start: start, startMs: startMs, stats: newStats(opts.Duration)}

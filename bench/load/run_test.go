@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 )
 
@@ -33,8 +34,8 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	time.Sleep(s.delay)
 	var b batch.Batch
-	var res promrw.Result
-	if err := promrw.Decode(body, &b, promrw.Limits{}, &res); err != nil || r.Header.Get("Content-Encoding") != "snappy" {
+	var res outcome.Result
+	if err := promrw.Decode(body, &b, outcome.Limits{}, &res); err != nil || r.Header.Get("Content-Encoding") != "snappy" {
 		http.Error(w, "bad request", http.StatusBadRequest)
 		return
 	}
@@ -256,8 +257,8 @@ func TestRunKeepsEachSeriesInOrder(t *testing.T) {
 			mu.Unlock()
 			time.Sleep(delay)
 			var b batch.Batch
-			var res promrw.Result
-			if err := promrw.Decode(body, &b, promrw.Limits{}, &res); err != nil {
+			var res outcome.Result
+			if err := promrw.Decode(body, &b, outcome.Limits{}, &res); err != nil {
 				t.Error(err)
 			}
 			mu.Lock()

@@ -14,6 +14,28 @@ const (
 	SchemaFleet   = "fleet"
 )
 
+// Protocols of Shape.Protocol: how the series are encoded.
+const (
+	// ProtocolRemoteWrite is Prometheus remote write 1.0 (snappy protobuf)
+	// for POST /api/v1/write.
+	ProtocolRemoteWrite = "remote_write"
+	// ProtocolJSON is NDJSON events for POST /api/v1/push/{name}: with the
+	// fleet schema the vehicle events of SCENARIOS.md, mapped by the
+	// vehicles input of config.example.yaml; with the generic schema one
+	// event per sample, mapped by the input of Shape.JSONInput.
+	ProtocolJSON = "json"
+	// ProtocolInflux is Influx line protocol for POST /write, one line per
+	// sample, with nanosecond timestamps.
+	ProtocolInflux = "influx"
+)
+
+// Names of the JSON inputs the JSON events are meant for, the {name} of
+// POST /api/v1/push/{name}.
+const (
+	JSONInputFleet   = "vehicles"
+	JSONInputGeneric = "bench"
+)
+
 // Names of the series the schemas generate.
 const (
 	// LabelDevice is the identity label of a generic device.
@@ -36,10 +58,14 @@ const (
 	maxID    = 10_000_000_000
 )
 
-// Shape describes the series a load generator sends.
+// Shape describes the series a load generator sends, and how.
 type Shape struct {
 	// Schema is SchemaGeneric or SchemaFleet.
 	Schema string
+	// Protocol is ProtocolRemoteWrite (also when empty), ProtocolJSON or
+	// ProtocolInflux. The series are the same whatever the protocol: a
+	// JSON event or an Influx line is one sample of one of them.
+	Protocol string
 	// Series is the number of active series; it is rounded up to whole
 	// devices (see Plan.Series).
 	Series int
@@ -65,6 +91,14 @@ type Shape struct {
 	// before the values repeat (the readings are computed before the run).
 	ValueTicks int
 	Seed       uint64
+}
+
+// protocol returns s.Protocol, ProtocolRemoteWrite when empty.
+func (s *Shape) protocol() string {
+	if s.Protocol == "" {
+		return ProtocolRemoteWrite
+	}
+	return s.Protocol
 }
 
 // SeriesPerDevice returns how many series each device has.
@@ -102,6 +136,19 @@ func (s *Shape) Validate() error {
 	case SchemaFleet:
 	default:
 		add("-schema: must be %q or %q, got %q", SchemaGeneric, SchemaFleet, s.Schema)
+	}
+	switch s.Protocol {
+	case "", ProtocolRemoteWrite, ProtocolInflux:
+	case ProtocolJSON:
+		// The vehicle events have the fields of SCENARIOS.md and no others.
+		if s.Schema == SchemaFleet && s.FleetCounter {
+			add("-fleet-counter: the vehicle events of SCENARIOS.md have no distance counter: use -fleet-counter=false with -protocol json")
+		}
+		if s.Schema == SchemaFleet && s.ExtraLabels != 0 {
+			add("-extra-labels: the vehicle events of SCENARIOS.md have no extra fields: must be 0 with -protocol json, got %d", s.ExtraLabels)
+		}
+	default:
+		add("-protocol: must be %q, %q or %q, got %q", ProtocolRemoteWrite, ProtocolJSON, ProtocolInflux, s.Protocol)
 	}
 	if s.Series < 1 {
 		add("-series: must be > 0, got %d", s.Series)

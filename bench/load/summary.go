@@ -12,9 +12,11 @@ import (
 const sustainedWindow = 5
 
 // Summary is the outcome of a Run, written as JSON for the benchmark
-// harness. Rates are samples per second; a sample is one event.
+// harness. Rates are samples per second; a sample is one event (one JSON
+// event, one Influx line).
 type Summary struct {
 	URL             string `json:"url"`
+	Protocol        string `json:"protocol"` // remote_write, json or influx
 	Schema          string `json:"schema"`
 	Series          int    `json:"series"` // active series at any time
 	Devices         int    `json:"devices"`
@@ -86,6 +88,7 @@ func (r *runner) summary(elapsed time.Duration, cpu float64, interrupted bool) *
 	}
 	sum := &Summary{
 		URL:                  o.URL,
+		Protocol:             p.Protocol(),
 		Schema:               p.shape.Schema,
 		Series:               p.Series(),
 		Devices:              p.Devices(),

@@ -32,7 +32,8 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 			code = 1
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: OK (%d aggregations, %d remote_write endpoints)\n", file, len(cfg.Aggregations), len(cfg.RemoteWrite))
+		fmt.Fprintf(stdout, "%s: OK (%d JSON inputs, %d MQTT inputs, %d aggregations, %d remote_write endpoints)\n",
+			file, len(cfg.Inputs.JSON), len(cfg.Inputs.MQTT), len(cfg.Aggregations), len(cfg.RemoteWrite))
 	}
 	return code
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/config"
 	"github.com/premetrics/premetrics/ingest"
+	"github.com/premetrics/premetrics/ingest/jsonevent"
+	"github.com/premetrics/premetrics/ingest/mqtt"
 	"github.com/premetrics/premetrics/pipeline"
 	"github.com/premetrics/premetrics/remotewrite"
 	"github.com/premetrics/premetrics/rules"
@@ -24,6 +26,7 @@ type observability struct {
 	ingest      *ingest.Metrics
 	aggregate   *aggregate.Metrics
 	remotewrite *remotewrite.Metrics
+	mqtt        *mqtt.Metrics
 }
 
 func newObservability(log *slog.Logger) *observability {
@@ -40,13 +43,16 @@ func newObservability(log *slog.Logger) *observability {
 			ConstLabels: prometheus.Labels{"version": version},
 		}, func() float64 { return 1 }),
 	)
+	im := ingest.NewMetrics(reg)
+	samples, rejected := im.SharedCounters()
 	return &observability{
 		reg:         reg,
 		log:         log,
 		dropped:     telemetry.NewDroppedSamples(reg),
-		ingest:      ingest.NewMetrics(reg),
+		ingest:      im,
 		aggregate:   aggregate.NewMetrics(reg),
 		remotewrite: remotewrite.NewMetrics(reg),
+		mqtt:        mqtt.NewMetrics(reg, mqtt.SharedMetrics{Samples: samples, Rejected: rejected}),
 	}
 }
 
@@ -54,6 +60,8 @@ func newObservability(log *slog.Logger) *observability {
 type components struct {
 	pipeline *pipeline.Pipeline
 	queues   []*remotewrite.Queue
+	inputs   ingest.Inputs
+	mqtt     []*mqtt.Subscriber
 }
 
 // compile turns a validated config into runtime objects. Nothing is
@@ -94,5 +102,42 @@ func compile(cfg *config.Config, obs *observability) (*components, error) {
 		Dropped:          obs.dropped,
 		Logger:           obs.log.With("component", "pipeline"),
 	})
+	if err := c.compileInputs(cfg, obs); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// compileInputs compiles the JSON mappings and creates (without starting)
+// the MQTT subscribers.
+func (c *components) compileInputs(cfg *config.Config, obs *observability) error {
+	in := &cfg.Inputs
+	mappings := make([]*jsonevent.Mapping, 0, len(in.JSON))
+	for i, jc := range in.JSON {
+		m, err := jsonevent.Compile(jc)
+		if err != nil {
+			return fmt.Errorf("inputs.json[%d]: %w", i, err)
+		}
+		mappings = append(mappings, m)
+	}
+	c.inputs = ingest.Inputs{
+		RemoteWrite:    in.RemoteWrite.On(),
+		Influx:         in.Influx.On(),
+		OTLP:           in.OTLP.On(),
+		OTLPOptions:    in.OTLP.OTLPOptions,
+		PrometheusText: in.PrometheusText.On(),
+		JSON:           ingest.NewJSONInputs(mappings),
+	}
+	lim := cfg.Server.DecoderLimits()
+	decoders := func(format, input string) (mqtt.Decoder, error) {
+		return ingest.NewPayloadDecoder(format, input, c.inputs.JSON, lim)
+	}
+	for i, mc := range in.MQTT {
+		s, err := mqtt.New(mc, c.pipeline, decoders, obs.mqtt, obs.log.With("component", "mqtt", "input", mc.Name))
+		if err != nil {
+			return fmt.Errorf("inputs.mqtt[%d]: %w", i, err)
+		}
+		c.mqtt = append(c.mqtt, s)
+	}
+	return nil
 }

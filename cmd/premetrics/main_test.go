@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -22,7 +23,7 @@ func TestCheckValidExample(t *testing.T) {
 	if code := dispatch([]string{"check", "../../config.example.yaml"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	if !strings.Contains(out.String(), "OK (4 aggregations, 1 remote_write endpoints)") {
+	if !regexp.MustCompile(`OK \(2 JSON inputs, 0 MQTT inputs, \d+ aggregations, 1 remote_write endpoints\)`).MatchString(out.String()) {
 		t.Fatalf("output: %s", out.String())
 	}
 }

@@ -110,6 +110,10 @@ func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
 	return nil, fmt.Errorf("--log.format: want logfmt or json, got %q", format)
 }
 
+// mqttStartTimeout bounds how long startup waits for a required MQTT
+// broker.
+const mqttStartTimeout = 30 * time.Second
+
 // run starts sinks first and sources last, and stops in the reverse order:
 // stop accepting requests, flush windows whose end has passed, drain the
 // remote write queues within the shutdown timeout.
@@ -151,6 +155,22 @@ func run(f runFlags, log *slog.Logger) error {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	// Sources last: an MQTT input with required: true gets mqttStartTimeout
+	// to connect before startup fails.
+	startCtx, cancelStart := context.WithTimeout(flushCtx, mqttStartTimeout)
+	for i, s := range c.mqtt {
+		if err := s.Start(startCtx); err != nil {
+			cancelStart()
+			for _, started := range c.mqtt[:i] {
+				_ = started.Stop(context.Background())
+			}
+			_ = srv.Close()
+			stopFlushing()
+			<-flushDone
+			return err
+		}
+	}
+	cancelStart()
 	ready.Store(true)
 	log.Info("premetrics started", "version", version, "listen_address", ln.Addr().String(),
 		"aggregations", len(cfg.Aggregations), "remote_write", len(cfg.RemoteWrite))
@@ -179,6 +199,11 @@ wait:
 	ready.Store(false)
 	ctx, cancel := context.WithTimeout(context.Background(), f.shutdownTimeout)
 	defer cancel()
+	for _, s := range c.mqtt {
+		if err := s.Stop(ctx); err != nil {
+			log.Warn("MQTT input did not stop cleanly", "err", err)
+		}
+	}
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http server did not stop cleanly", "err", err)
 	}
@@ -198,7 +223,7 @@ wait:
 // readiness, reload and, with enablePprof, the Go profiles.
 func newMux(cfg *config.Config, c *components, obs *observability, log *slog.Logger, ready *atomic.Bool, enablePprof bool) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle(ingest.RemoteWritePath, ingest.NewRemoteWriteHandler(cfg.Server, c.pipeline, obs.ingest, log.With("component", "ingest")))
+	ingest.Register(mux, cfg.Server, c.inputs, c.pipeline, obs.ingest, log.With("component", "ingest"))
 	mux.Handle("/metrics", promhttp.HandlerFor(obs.reg, promhttp.HandlerOpts{Registry: obs.reg}))
 	mux.HandleFunc("/-/healthy", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "premetrics is healthy.")

@@ -8,8 +8,9 @@
 //
 // A decoder has the shape
 //
-//	func Decode(body []byte, b *batch.Batch, lim outcome.Limits, res *outcome.Result) error
+//	func Decode(body []byte, b *batch.Batch, lim outcome.Limits, [opts Options,] res *outcome.Result) error
 //
+// (opts carries per-request parameters such as the receive time.)
 // It appends the valid series to b and reports every rejected item
 // (series, line, event) in res; the valid items of a partly bad request
 // are kept. It returns an *Error only when nothing of the request can be

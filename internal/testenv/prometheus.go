@@ -46,6 +46,10 @@ type PrometheusOptions struct {
 	// OutOfOrderTimeWindow lets the TSDB accept out-of-order samples this
 	// much older than a series' newest sample; 0 rejects them.
 	OutOfOrderTimeWindow time.Duration
+	// Agent runs Prometheus in agent mode (--enable-feature=agent): it
+	// scrapes and remote-writes but has no TSDB, no queries, no rules and
+	// no remote write receiver. The usual sender in front of premetrics.
+	Agent bool
 }
 
 // Prometheus is a real Prometheus server on 127.0.0.1 with its own
@@ -102,6 +106,16 @@ func StartPrometheus(t testing.TB, opts PrometheusOptions) *Prometheus {
 			"--web.enable-admin-api",
 			"--storage.tsdb.retention.time=1d",
 			"--rules.alert.resend-delay=1s",
+		}
+		if opts.Agent {
+			// Server-only flags make an agent exit.
+			fixed = []string{
+				"--enable-feature=agent",
+				"--config.file=" + cfgPath,
+				"--storage.agent.path=" + filepath.Join(dir, "agent"),
+				"--web.listen-address=" + addr,
+			}
+			defaults = []string{"--web.enable-lifecycle"}
 		}
 		base := "http://" + addr
 		proc, err := startProcess(t, ProcessOptions{
@@ -202,7 +216,9 @@ func writePrometheusConfig(dir string, opts PrometheusOptions) (string, error) {
 	if err := os.Mkdir(ruleDir, 0o755); err != nil {
 		return "", fmt.Errorf("cannot create rule directory: %w", err)
 	}
-	cfg.RuleFiles = []string{filepath.Join(ruleDir, "*")}
+	if !opts.Agent {
+		cfg.RuleFiles = []string{filepath.Join(ruleDir, "*")}
+	}
 	for name, content := range opts.RuleFiles {
 		if name == "" || name != filepath.Base(name) || name == "." || name == ".." {
 			return "", fmt.Errorf("PrometheusOptions.RuleFiles: name must be a plain file name, got %q", name)

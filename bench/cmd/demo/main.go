@@ -1,9 +1,11 @@
 // Command demo runs the connected-vehicles pipeline end to end, for
 // `make demo`: a real Prometheus (Debian package) on 127.0.0.1, premetrics
-// with config.example.yaml, and the fleet simulator pushing remote write for
-// about a minute. It then prints what went in and what came out, compares
-// every complete 5 s window with the simulator's ground truth, and stops
-// what it started (or keeps it running with -keep).
+// with config.example.yaml, and the fleet simulator pushing JSON events to
+// /api/v1/push/vehicles (or, with -protocol remote_write, remote write to
+// /api/v1/write) for about a minute. It then prints what went in and what
+// came out, compares every complete 5 s window, per region, with the
+// simulator's ground truth, and stops what it started (or keeps it
+// running with -keep).
 package main
 
 import (
@@ -29,6 +31,7 @@ import (
 type options struct {
 	premetrics, fleetsim, prometheus string
 	config                           string
+	protocol                         string
 	vehicles                         int
 	duration                         time.Duration
 	keep                             bool
@@ -40,10 +43,15 @@ func main() {
 	flag.StringVar(&o.fleetsim, "fleetsim", "bin/fleetsim", "fleet simulator binary")
 	flag.StringVar(&o.prometheus, "prometheus", "/usr/bin/prometheus", "Prometheus binary")
 	flag.StringVar(&o.config, "config", "config.example.yaml", "premetrics config")
+	flag.StringVar(&o.protocol, "protocol", "json", `how the fleet pushes: "json" (events to /api/v1/push/vehicles) or "remote_write" (/api/v1/write)`)
 	flag.IntVar(&o.vehicles, "vehicles", 5000, "simulated vehicles")
 	flag.DurationVar(&o.duration, "duration", 60*time.Second, "how long the fleet pushes")
 	flag.BoolVar(&o.keep, "keep", false, "keep Prometheus and premetrics running until Ctrl-C")
 	flag.Parse()
+	if o.protocol != "json" && o.protocol != "remote_write" {
+		fmt.Fprintf(os.Stderr, "demo: -protocol: must be \"json\" or \"remote_write\", got %q\n", o.protocol)
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
 		os.Exit(1)
@@ -96,9 +104,15 @@ func run(o options) error {
 		return err
 	}
 
-	step("simulating %d hybrid vehicles for %s (vehicle_rpm{engine=ic|electric}, vehicle_warnings; one reading a second each)", o.vehicles, o.duration)
+	path := "/api/v1/push/vehicles"
+	if o.protocol == "remote_write" {
+		path = "/api/v1/write"
+		step("simulating %d hybrid vehicles for %s: remote write to %s (vehicle_rpm{engine=ic|electric}, vehicle_warnings; one reading a second each)", o.vehicles, o.duration, path)
+	} else {
+		step("simulating %d hybrid vehicles for %s: JSON events to %s (IC_RPM, ELECTRIC_RPM, WARNINGS; one reading a second each)", o.vehicles, o.duration, path)
+	}
 	summaryFile := filepath.Join(work, "fleet.json")
-	sim, err := start("", nil, o.fleetsim, "-url=http://"+pmAddr+"/api/v1/write",
+	sim, err := start("", nil, o.fleetsim, "-protocol="+o.protocol, "-url=http://"+pmAddr+path,
 		"-vehicles="+strconv.Itoa(o.vehicles), "-duration="+o.duration.String(), "-summary="+summaryFile)
 	if err != nil {
 		return err
@@ -122,7 +136,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	r := &report{prom: "http://" + promAddr, fleet: sum, self: self}
+	r := &report{prom: "http://" + promAddr, premetrics: "http://" + pmAddr, path: path, fleet: sum, self: self}
 	if err := r.print(os.Stdout); err != nil {
 		return err
 	}
@@ -138,14 +152,18 @@ func run(o options) error {
 }
 
 type fleetSummary struct {
-	Vehicles       int              `json:"vehicles"`
-	Series         int              `json:"series"`
-	Requests       int64            `json:"requests"`
-	SamplesSent    int64            `json:"samples_sent"`
-	SamplesFailed  int64            `json:"samples_failed"`
-	FailedRequests int64            `json:"failed_requests"`
-	StatusCounts   map[string]int64 `json:"status_counts"`
-	Expected       struct {
+	Protocol         string           `json:"protocol"`
+	Gzip             bool             `json:"gzip"`
+	Vehicles         int              `json:"vehicles"`
+	Series           int              `json:"series"`
+	Requests         int64            `json:"requests"`
+	BodyBytes        int64            `json:"body_bytes"`
+	SamplesGenerated int64            `json:"samples_generated"`
+	SamplesSent      int64            `json:"samples_sent"`
+	SamplesFailed    int64            `json:"samples_failed"`
+	FailedRequests   int64            `json:"failed_requests"`
+	StatusCounts     map[string]int64 `json:"status_counts"`
+	Expected         struct {
 		Windows []fleet.Window `json:"windows"`
 	} `json:"expected"`
 }

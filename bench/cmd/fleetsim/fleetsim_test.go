@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,9 @@ import (
 	"time"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/config"
+	"github.com/premetrics/premetrics/ingest/jsonevent"
+	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 )
 
@@ -43,15 +47,40 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-// receiver is a fake remote write endpoint: it decodes with promrw, records
-// what arrived when, and answers the first `throttle` requests with 429.
+// receiver is a fake premetrics: it decodes remote write with promrw and
+// NDJSON (plain or gzipped) with jsonevent and the vehicles input of
+// config.example.yaml, records what arrived when, and answers the first
+// `throttle` requests with 429.
 type receiver struct {
 	mu       sync.Mutex
+	vehicles *jsonevent.Mapping // nil: remote write only
 	throttle int
 	samples  int
 	series   map[string]bool
 	arrivals []time.Time
 	late     int // requests whose newest sample is older than 3 s on arrival
+
+	jsonRequests int
+}
+
+// vehiclesInput compiles the vehicles input of config.example.yaml.
+func vehiclesInput(t *testing.T) *jsonevent.Mapping {
+	t.Helper()
+	cfg, err := config.LoadFile(filepath.Join("..", "..", "..", "config.example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cfg.Inputs.JSON {
+		if c.Name == "vehicles" {
+			m, err := jsonevent.Compile(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return m
+		}
+	}
+	t.Fatal("config.example.yaml has no JSON input vehicles")
+	return nil
 }
 
 func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -65,8 +94,33 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b := &batch.Batch{}
-	var res promrw.Result
-	if err := promrw.Decode(body, b, promrw.Limits{MaxLabelsPerSeries: 8}, &res); err != nil || res.RejectedSeries > 0 {
+	var res outcome.Result
+	var err error
+	switch r.Header.Get("Content-Type") {
+	case "application/x-ndjson":
+		if rc.vehicles == nil {
+			http.Error(w, "no JSON input", http.StatusNotFound)
+			return
+		}
+		if r.Header.Get("Content-Encoding") == "gzip" {
+			var zr *gzip.Reader
+			if zr, err = gzip.NewReader(bytes.NewReader(body)); err == nil {
+				body, err = io.ReadAll(zr)
+			}
+		}
+		if err == nil {
+			s := jsonevent.GetScratch()
+			err = rc.vehicles.Decode(body, b, outcome.Limits{MaxLabelsPerSeries: 8, MaxLineBytes: 1024}, 1, s, &res)
+			jsonevent.PutScratch(s)
+		}
+		rc.jsonRequests++
+	case "application/x-protobuf":
+		err = promrw.Decode(body, b, outcome.Limits{MaxLabelsPerSeries: 8}, &res)
+	default:
+		http.Error(w, "content type", http.StatusUnsupportedMediaType)
+		return
+	}
+	if err != nil || res.RejectedItems > 0 {
 		http.Error(w, "bad", http.StatusBadRequest)
 		return
 	}
@@ -98,7 +152,7 @@ func TestRunSendsFleet(t *testing.T) {
 		rc := &receiver{throttle: 1, series: map[string]bool{}}
 		client := &http.Client{Transport: handlerTransport{rc}, Timeout: time.Second}
 		o := options{
-			URL: "http://127.0.0.1:9201/api/v1/write", Vehicles: 10, Interval: time.Second, Duration: 10 * time.Second,
+			Protocol: protocolRemoteWrite, Vehicles: 10, Interval: time.Second, Duration: 10 * time.Second,
 			Seed: 4, Batch: 7, Concurrency: 2, LateFraction: 0.3, LateDelay: 4 * time.Second, Retries: 2,
 			Progress: 5 * time.Second, TruthWindow: 5 * time.Second,
 		}
@@ -141,7 +195,7 @@ func TestRunSendsFleet(t *testing.T) {
 		if complete < 1 {
 			t.Errorf("no complete window in %+v", s.Expected.Windows)
 		}
-		want := "fleetsim: sent 300 of 300 samples (30 series, 10 vehicles) in 50 requests over "
+		want := "fleetsim: sent 300 of 300 samples (30 series, 10 vehicles) as remote_write in 50 requests over "
 		if line := s.line(); !strings.HasPrefix(line, want) || !strings.HasSuffix(line, "; 1 retries, 0 failed requests; non-2xx responses: 429=1") {
 			t.Errorf("line %q", line)
 		}
@@ -155,7 +209,7 @@ func TestRunReportsFailures(t *testing.T) {
 		})
 		client := &http.Client{Transport: handlerTransport{failing}}
 		o := options{
-			URL: "http://localhost:9201/api/v1/write", Vehicles: 2, Interval: time.Second, Duration: time.Second,
+			Protocol: protocolJSON, URL: "http://localhost:9201/api/v1/push/vehicles", Vehicles: 2, Interval: time.Second, Duration: time.Second,
 			Seed: 1, Batch: 100, Concurrency: 1, Retries: 2, TruthWindow: 5 * time.Second,
 		}
 		var out bytes.Buffer
@@ -176,7 +230,7 @@ func TestSummaryFile(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		rc := &receiver{series: map[string]bool{}}
 		client := &http.Client{Transport: handlerTransport{rc}}
-		o := options{URL: "http://127.0.0.1:1/", Vehicles: 3, Interval: 500 * time.Millisecond, Duration: 6 * time.Second,
+		o := options{Protocol: protocolRemoteWrite, URL: "http://127.0.0.1:1/", Vehicles: 3, Interval: 500 * time.Millisecond, Duration: 6 * time.Second,
 			Seed: 1, Batch: 1000, Concurrency: 1, TruthWindow: 5 * time.Second}
 		s, err := run(t.Context(), o, client, io.Discard)
 		if err != nil {
@@ -203,4 +257,64 @@ func TestSummaryFile(t *testing.T) {
 			t.Errorf("samples_sent %v", got["samples_sent"])
 		}
 	})
+}
+
+func TestRunSendsJSONEvents(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		synctest.Test(t, func(t *testing.T) {
+			rc := &receiver{vehicles: vehiclesInput(t), throttle: 1, series: map[string]bool{}}
+			client := &http.Client{Transport: handlerTransport{rc}, Timeout: time.Second}
+			o := options{
+				Protocol: protocolJSON, Gzip: gz, Vehicles: 10, Interval: time.Second, Duration: 10 * time.Second,
+				Seed: 4, Batch: 7, Concurrency: 2, Retries: 2, TruthWindow: 5 * time.Second,
+			}
+			s, err := run(t.Context(), o, client, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.URL != defaultJSONURL || s.Protocol != protocolJSON || s.Gzip != gz || s.ModelLabel {
+				t.Errorf("url %q, protocol %q, gzip %v, model label %v", s.URL, s.Protocol, s.Gzip, s.ModelLabel)
+			}
+			// 10 ticks of 30 events in requests of at most 7: 5 requests per tick.
+			if s.Requests != 50 || s.SamplesGenerated != 300 || s.SamplesSent != 300 || s.Retries != 1 || s.BodyBytes == 0 {
+				t.Errorf("summary %+v", s)
+			}
+			if rc.jsonRequests != 50 || rc.samples != 300 || len(rc.series) != 30 {
+				t.Errorf("receiver got %d JSON requests, %d samples of %d series", rc.jsonRequests, rc.samples, len(rc.series))
+			}
+			for key := range rc.series {
+				if strings.Contains(key, "model=") || !strings.Contains(key, "region=") {
+					t.Errorf("series %s", key)
+				}
+			}
+			for _, w := range s.Expected.Windows {
+				if w.VehiclesInMotionByModel != nil || w.WarningsByModelRegion != nil || w.WarningsByRegion == nil {
+					t.Fatalf("window %+v: want per region only", w)
+				}
+			}
+			if want := "fleetsim: sent 300 of 300 events (30 series, 10 vehicles) as json in 50 requests"; !strings.HasPrefix(s.line(), want) {
+				t.Errorf("line %q", s.line())
+			}
+		})
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-protocol", "influx"}, `-protocol: must be "json" or "remote_write", got "influx"`},
+		{[]string{"-protocol", "remote_write", "-gzip"}, "-gzip: only with -protocol json"},
+		{[]string{"-vehicles", "0"}, "-vehicles: must be > 0, got 0"},
+	} {
+		var stdout, stderr bytes.Buffer
+		if code := realMain(tc.args, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, code, stderr.String(), tc.want)
+		}
+	}
+	o := options{Protocol: protocolRemoteWrite}
+	if o.defaults(); o.URL != defaultRemoteWriteURL {
+		t.Errorf("remote write URL %q", o.URL)
+	}
 }

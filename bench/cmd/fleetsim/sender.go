@@ -21,7 +21,7 @@ const (
 	maxErrorLogs = 5                // detailed failure lines printed
 )
 
-// job is one remote write request.
+// job is one request.
 type job struct {
 	body    []byte
 	samples int
@@ -31,6 +31,7 @@ type job struct {
 type stats struct {
 	requests, lateRequests, attempts, retries, failed atomic.Int64
 	samplesGenerated, samplesSent, samplesFailed      atomic.Int64
+	bodyBytes                                         atomic.Int64
 
 	mu     sync.Mutex
 	status map[string]int64 // every response by code, "error" for transport errors
@@ -59,6 +60,7 @@ func (s *stats) statusCounts() map[string]int64 {
 // bounded backoff that honours Retry-After.
 type sender struct {
 	url     string
+	headers [][2]string // set on every request
 	client  *http.Client
 	retries int
 	stats   *stats
@@ -104,9 +106,9 @@ func (s *sender) post(body []byte) (code int, retryAfter time.Duration, msg stri
 	if err != nil {
 		return 0, 0, "", err
 	}
-	req.Header.Set("Content-Type", "application/x-protobuf")
-	req.Header.Set("Content-Encoding", "snappy")
-	req.Header.Set("X-Prometheus-Remote-Write-Version", "0.1.0")
+	for _, h := range s.headers {
+		req.Header.Set(h[0], h[1])
+	}
 	req.Header.Set("User-Agent", "premetrics-fleetsim")
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -117,6 +119,22 @@ func (s *sender) post(body []byte) (code int, retryAfter time.Duration, msg stri
 	_, _ = io.Copy(io.Discard, resp.Body)
 	first, _, _ := strings.Cut(string(text), "\n")
 	return resp.StatusCode, parseRetryAfter(resp.Header.Get("Retry-After"), time.Now()), first, nil
+}
+
+// remoteWriteHeaders are the headers of a remote write 1.0 request.
+var remoteWriteHeaders = [][2]string{
+	{"Content-Type", "application/x-protobuf"},
+	{"Content-Encoding", "snappy"},
+	{"X-Prometheus-Remote-Write-Version", "0.1.0"},
+}
+
+// jsonHeaders are the headers of an NDJSON request.
+func jsonHeaders(gzipped bool) [][2]string {
+	h := [][2]string{{"Content-Type", "application/x-ndjson"}}
+	if gzipped {
+		h = append(h, [2]string{"Content-Encoding", "gzip"})
+	}
+	return h
 }
 
 // parseRetryAfter reads a Retry-After value in seconds or as an HTTP date;

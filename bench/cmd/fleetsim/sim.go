@@ -16,9 +16,23 @@ import (
 	"github.com/premetrics/premetrics/bench/loopback"
 )
 
+// Protocols of -protocol.
+const (
+	protocolJSON        = "json"
+	protocolRemoteWrite = "remote_write"
+)
+
+// Default URLs by protocol.
+const (
+	defaultJSONURL        = "http://127.0.0.1:9201/api/v1/push/vehicles"
+	defaultRemoteWriteURL = "http://127.0.0.1:9201/api/v1/write"
+)
+
 // options are the command-line settings.
 type options struct {
+	Protocol     string
 	URL          string
+	Gzip         bool
 	Vehicles     int
 	Interval     time.Duration
 	Duration     time.Duration
@@ -34,7 +48,24 @@ type options struct {
 	NoModelLabel bool
 }
 
+// defaults fills in the URL of the protocol.
+func (o *options) defaults() {
+	if o.URL != "" {
+		return
+	}
+	o.URL = defaultJSONURL
+	if o.Protocol == protocolRemoteWrite {
+		o.URL = defaultRemoteWriteURL
+	}
+}
+
 func (o *options) validate() error {
+	if o.Protocol != protocolJSON && o.Protocol != protocolRemoteWrite {
+		return fmt.Errorf("-protocol: must be %q or %q, got %q", protocolJSON, protocolRemoteWrite, o.Protocol)
+	}
+	if o.Gzip && o.Protocol != protocolJSON {
+		return fmt.Errorf("-gzip: only with -protocol %s (remote write is always snappy)", protocolJSON)
+	}
 	if err := loopback.CheckURL(o.URL); err != nil {
 		return err
 	}
@@ -61,19 +92,38 @@ func (o *options) validate() error {
 	return nil
 }
 
+// encoder turns readings into request bodies: fleet.EventEncoder (JSON)
+// or fleet.Encoder (remote write).
+type encoder interface {
+	Add(fleet.Reading)
+	Len() int
+	Encode(n int) (body []byte, samples int, err error)
+}
+
 // run simulates the fleet for o.Duration of wall-clock time, sending each
-// interval's readings as remote write requests, and returns the summary.
-// Cancelling ctx stops generating; requests already made are still sent.
+// interval's readings as JSON events or remote write requests, and
+// returns the summary. Cancelling ctx stops generating; requests already
+// made are still sent.
 func run(ctx context.Context, o options, client *http.Client, out io.Writer) (*summary, error) {
+	o.defaults()
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	f := fleet.New(fleet.Options{Vehicles: o.Vehicles, Seed: o.Seed, NoModelLabel: o.NoModelLabel})
-	enc := fleet.NewEncoder(f)
+	// JSON events never carry the model, so the ground truth is per region.
+	noModel := o.NoModelLabel || o.Protocol == protocolJSON
+	f := fleet.New(fleet.Options{Vehicles: o.Vehicles, Seed: o.Seed, NoModelLabel: noModel})
+	var enc encoder
+	headers := remoteWriteHeaders
+	if o.Protocol == protocolJSON {
+		enc = fleet.NewEventEncoder(f, fleet.EventOptions{Gzip: o.Gzip})
+		headers = jsonHeaders(o.Gzip)
+	} else {
+		enc = fleet.NewEncoder(f)
+	}
 	truth := fleet.NewTruth(f, o.TruthWindow)
 	lateRNG := rand.New(rand.NewPCG(o.Seed, 0x1a7e))
 	st := &stats{}
-	snd := &sender{url: o.URL, client: client, retries: o.Retries, stats: st, log: out}
+	snd := &sender{url: o.URL, headers: headers, client: client, retries: o.Retries, stats: st, log: out}
 
 	jobs := make(chan job, 2*o.Concurrency)
 	var workers, delayed sync.WaitGroup
@@ -87,6 +137,7 @@ func run(ctx context.Context, o options, client *http.Client, out io.Writer) (*s
 	submit := func(body []byte, samples int) {
 		st.requests.Add(1)
 		st.samplesGenerated.Add(int64(samples))
+		st.bodyBytes.Add(int64(len(body)))
 		j := job{body: body, samples: samples}
 		if o.LateFraction > 0 && lateRNG.Float64() < o.LateFraction {
 			st.lateRequests.Add(1)
@@ -151,7 +202,7 @@ loop:
 	return s, runErr
 }
 
-func flush(enc *fleet.Encoder, n int, submit func([]byte, int)) error {
+func flush(enc encoder, n int, submit func([]byte, int)) error {
 	body, series, err := enc.Encode(n)
 	if err != nil {
 		return err

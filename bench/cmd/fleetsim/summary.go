@@ -13,6 +13,8 @@ import (
 // summary is what -summary writes as JSON.
 type summary struct {
 	URL             string  `json:"url"`
+	Protocol        string  `json:"protocol"` // json or remote_write
+	Gzip            bool    `json:"gzip"`
 	Vehicles        int     `json:"vehicles"`
 	Seed            uint64  `json:"seed"`
 	IntervalSeconds float64 `json:"interval_seconds"`
@@ -22,7 +24,8 @@ type summary struct {
 	Ticks           int     `json:"ticks"`
 	ModelLabel      bool    `json:"model_label"`
 
-	// Series is the number of distinct series (3 per vehicle).
+	// Series is the number of distinct series (3 per vehicle), after the
+	// JSON input's mapping.
 	Series int `json:"series"`
 	// Requests made; each is attempted until accepted or out of retries.
 	Requests       int64 `json:"requests"`
@@ -31,9 +34,12 @@ type summary struct {
 	Retries        int64 `json:"retries"`
 	FailedRequests int64 `json:"failed_requests"`
 	// Samples generated, accepted (2xx) and not accepted after retries.
+	// With JSON a sample is one event.
 	SamplesGenerated int64 `json:"samples_generated"`
 	SamplesSent      int64 `json:"samples_sent"`
 	SamplesFailed    int64 `json:"samples_failed"`
+	// BodyBytes is the size of all request bodies made (as sent).
+	BodyBytes int64 `json:"body_bytes"`
 	// StatusCounts counts every response by HTTP code ("error": no response).
 	StatusCounts map[string]int64 `json:"status_counts"`
 
@@ -50,6 +56,8 @@ type expected struct {
 func newSummary(o options, st *stats, ticks int, elapsed time.Duration, truth *fleet.Truth) *summary {
 	return &summary{
 		URL:              o.URL,
+		Protocol:         o.Protocol,
+		Gzip:             o.Gzip,
 		Vehicles:         o.Vehicles,
 		Seed:             o.Seed,
 		IntervalSeconds:  o.Interval.Seconds(),
@@ -57,7 +65,7 @@ func newSummary(o options, st *stats, ticks int, elapsed time.Duration, truth *f
 		ElapsedSeconds:   elapsed.Seconds(),
 		BatchSeries:      o.Batch,
 		Ticks:            ticks,
-		ModelLabel:       !o.NoModelLabel,
+		ModelLabel:       !o.NoModelLabel && o.Protocol != protocolJSON,
 		Series:           fleet.SeriesPerReading * o.Vehicles,
 		Requests:         st.requests.Load(),
 		LateRequests:     st.lateRequests.Load(),
@@ -67,6 +75,7 @@ func newSummary(o options, st *stats, ticks int, elapsed time.Duration, truth *f
 		SamplesGenerated: st.samplesGenerated.Load(),
 		SamplesSent:      st.samplesSent.Load(),
 		SamplesFailed:    st.samplesFailed.Load(),
+		BodyBytes:        st.bodyBytes.Load(),
 		StatusCounts:     st.statusCounts(),
 		Expected: expected{
 			WindowSeconds: o.TruthWindow.Seconds(),
@@ -85,8 +94,12 @@ func (s *summary) line() string {
 			non2xx[code] = n
 		}
 	}
-	return fmt.Sprintf("fleetsim: sent %d of %d samples (%d series, %d vehicles) in %d requests over %.1fs; %d retries, %d failed requests; non-2xx responses: %s",
-		s.SamplesSent, s.SamplesGenerated, s.Series, s.Vehicles, s.Requests, s.ElapsedSeconds, s.Retries, s.FailedRequests, formatCounts(non2xx))
+	what := "samples"
+	if s.Protocol == protocolJSON {
+		what = "events"
+	}
+	return fmt.Sprintf("fleetsim: sent %d of %d %s (%d series, %d vehicles) as %s in %d requests over %.1fs; %d retries, %d failed requests; non-2xx responses: %s",
+		s.SamplesSent, s.SamplesGenerated, what, s.Series, s.Vehicles, s.Protocol, s.Requests, s.ElapsedSeconds, s.Retries, s.FailedRequests, formatCounts(non2xx))
 }
 
 // writeFile writes s as indented JSON to path.

@@ -1,9 +1,12 @@
 // Command loadgen is an open-loop, rate-controlled load generator of
-// Prometheus remote write 1.0, for `make loadtest` and the benchmark
-// harness (`make bench`). It sends to loopback addresses only.
+// Prometheus remote write 1.0, JSON events or Influx line protocol, for
+// `make loadtest` and the benchmark harness (`make bench`). It sends to
+// loopback addresses only.
 //
 //	loadgen -url http://127.0.0.1:9201/api/v1/write -rate 1000000 -duration 60s \
 //	        -schema fleet -series 100000 -summary load.json
+//	loadgen -protocol json -rate 200000 -series 100000     # vehicle events to /api/v1/push/vehicles
+//	loadgen -protocol influx -rate 200000                  # line protocol to /write
 //
 // It sends -rate samples per second, every series once per tick (a tick
 // lasts series/rate seconds), in requests of -batch series with one sample
@@ -20,6 +23,19 @@
 // -churn, the device ids) in place, so samples carry the current event
 // time while the generator spends a few nanoseconds per sample. Its own
 // CPU time is in the summary.
+//
+// Protocols (-protocol): "remote_write" (default) to /api/v1/write;
+// "json", NDJSON events to /api/v1/push/{name}, one event per sample:
+// with -schema fleet the vehicle events of SCENARIOS.md
+// ({"eventType","vehicleId","region","timestamp","measurement"}, for the
+// vehicles input of config.example.yaml; then -fleet-counter is off and
+// -extra-labels 0 unless set), with -schema generic
+// {"device","label_<j>"...,"metric","timestamp","value"} for the input
+// that -print-json-input prints; "influx", line protocol to /write, one
+// line per sample: the metric name split at its first '_' into
+// measurement and field (vehicle,engine=ic,... rpm=2356 <ns>), which the
+// Influx decoder joins back. -url defaults to the protocol's endpoint on
+// 127.0.0.1:9201.
 //
 // Schemas: "fleet", the connected vehicles of SCENARIOS.md (bench/fleet):
 // vehicle_rpm{engine="ic"|"electric"} and vehicle_warnings per vehicle,
@@ -45,6 +61,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -65,21 +82,23 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		summaryPath string
 		cpuProfile  string
 		procs       int
+		printInput  bool
 	)
-	fs.StringVar(&opts.URL, "url", "http://127.0.0.1:9201/api/v1/write", "remote write URL (loopback only)")
+	fs.StringVar(&shape.Protocol, "protocol", load.ProtocolRemoteWrite, `"remote_write", "json" (NDJSON events) or "influx" (line protocol)`)
+	fs.StringVar(&opts.URL, "url", "", "URL to send to, loopback only (default: the protocol's endpoint on 127.0.0.1:9201: /api/v1/write, /api/v1/push/vehicles or /api/v1/push/bench, /write)")
 	fs.Float64Var(&opts.Rate, "rate", 100_000, "samples (events) per second")
 	fs.DurationVar(&opts.Duration, "duration", 60*time.Second, "how long to send")
 	fs.IntVar(&opts.Connections, "connections", 8, "keep-alive connections, one request in flight each")
 	fs.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "timeout of one request")
 	fs.DurationVar(&opts.Progress, "progress", 10*time.Second, "progress line interval on stderr (0: none)")
-	fs.IntVar(&batch, "batch", 2000, "series (one sample each) per request (Prometheus' default max_samples_per_send is 2000)")
+	fs.IntVar(&batch, "batch", 2000, "series (one sample, event or line each) per request (Prometheus' default max_samples_per_send is 2000)")
 	fs.IntVar(&procs, "procs", 1, "GOMAXPROCS of the generator: it needs less than a core, and one P saves waking idle threads")
 	fs.StringVar(&shape.Schema, "schema", load.SchemaFleet, `"fleet" (vehicles of SCENARIOS.md) or "generic"`)
 	fs.IntVar(&shape.Series, "series", 100_000, "active series (rounded up to whole devices)")
 	fs.IntVar(&shape.MetricsPerDevice, "metrics-per-device", 1, "generic: series (metric names) per device")
 	fs.Float64Var(&shape.CounterFraction, "counter-fraction", 0.5, "generic: fraction of a device's metrics that are counters")
-	fs.BoolVar(&shape.FleetCounter, "fleet-counter", true, "fleet: add the counter vehicle_distance_meters_total per vehicle")
-	fs.IntVar(&shape.ExtraLabels, "extra-labels", 2, "extra labels label_0.. on every series")
+	fs.BoolVar(&shape.FleetCounter, "fleet-counter", true, "fleet: add the counter vehicle_distance_meters_total per vehicle (default false with -protocol json)")
+	fs.IntVar(&shape.ExtraLabels, "extra-labels", 2, "extra labels label_0.. on every series (default 0 with -protocol json -schema fleet)")
 	fs.IntVar(&shape.LabelValueLen, "label-value-len", 16, "length of extra label values in bytes")
 	fs.IntVar(&shape.LabelValues, "label-values", 20, "distinct values of each extra label")
 	fs.Float64Var(&shape.Churn, "churn", 0, "fraction of devices replaced by new ones every -churn-interval")
@@ -88,12 +107,32 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&shape.Seed, "seed", 1, "random seed: the same seed gives the same series and values")
 	fs.StringVar(&summaryPath, "summary", "", "write the JSON summary to this file instead of stdout")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (not the preparation) to this file")
+	fs.BoolVar(&printInput, "print-json-input", false, "print the `inputs: json:` entry that maps the -protocol json events of -schema, and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "loadgen: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if shape.Protocol == load.ProtocolJSON && shape.Schema == load.SchemaFleet {
+		// The vehicle events have exactly the fields of SCENARIOS.md.
+		if !set["fleet-counter"] {
+			shape.FleetCounter = false
+		}
+		if !set["extra-labels"] {
+			shape.ExtraLabels = 0
+		}
+	}
+	if printInput {
+		_, yaml := shape.JSONInput()
+		fmt.Fprint(stdout, "inputs:\n  json:\n"+indent(yaml, "    "))
+		return 0
+	}
+	if opts.URL == "" {
+		opts.URL = defaultURL(&shape)
 	}
 	opts.ProgressOut = stderr
 	if procs < 1 {
@@ -113,8 +152,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	prepare := time.Since(began)
-	fmt.Fprintf(stderr, "loadgen: %d series of %d devices (%d labels each) in %d request bodies of %.1f bytes per sample, encoded in %s; sending %.0f samples/s for %s to %s\n",
-		plan.Series(), plan.Devices(), plan.LabelsPerSeries(), plan.Bodies(), plan.CompressedBytesPerSample(),
+	fmt.Fprintf(stderr, "loadgen: %d series of %d devices (%d labels each) in %d %s request bodies of %.1f bytes per sample, encoded in %s; sending %.0f samples/s for %s to %s\n",
+		plan.Series(), plan.Devices(), plan.LabelsPerSeries(), plan.Bodies(), plan.Protocol(), plan.CompressedBytesPerSample(),
 		prepare.Round(time.Millisecond), opts.Rate, opts.Duration, opts.URL)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -158,6 +197,32 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultURL is the endpoint of shape's protocol on the default listen
+// address of premetrics.
+func defaultURL(shape *load.Shape) string {
+	const base = "http://127.0.0.1:9201"
+	switch shape.Protocol {
+	case load.ProtocolJSON:
+		name, _ := shape.JSONInput()
+		return base + "/api/v1/push/" + name
+	case load.ProtocolInflux:
+		return base + "/write"
+	}
+	return base + "/api/v1/write"
+}
+
+// indent prefixes every line of s.
+func indent(s, prefix string) string {
+	lines := strings.SplitAfter(s, "\n")
+	var sb strings.Builder
+	for _, l := range lines {
+		if l != "" {
+			sb.WriteString(prefix + l)
+		}
+	}
+	return sb.String()
 }
 
 // startProfile starts a CPU profile into path ("" : none) and returns the

@@ -55,6 +55,8 @@ func TestRealMainRejectsBadFlags(t *testing.T) {
 		{[]string{"-url", "http://192.0.2.10:9201/api/v1/write"}, "is not a loopback address"},
 		{[]string{"-rate", "0"}, "-rate: must be > 0, got 0"},
 		{[]string{"-schema", "json"}, `-schema: must be "generic" or "fleet", got "json"`},
+		{[]string{"-protocol", "otlp"}, `-protocol: must be "remote_write", "json" or "influx", got "otlp"`},
+		{[]string{"-protocol", "json", "-fleet-counter"}, "-fleet-counter: the vehicle events of SCENARIOS.md have no distance counter"},
 		{[]string{"-procs", "0"}, "-procs: must be > 0, got 0"},
 		{[]string{"-batch", "0"}, "-batch: must be > 0, got 0"},
 		{[]string{"extra"}, "unexpected arguments"},
@@ -75,5 +77,69 @@ func TestRealMainFailsWhenNothingIsAccepted(t *testing.T) {
 	code := realMain([]string{"-url", srv.URL, "-rate", "100", "-duration", "100ms", "-series", "10", "-progress", "0"}, &stdout, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "first 429 answer: overloaded") || !strings.Contains(stderr.String(), "no sample was accepted") {
 		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+}
+
+func TestRealMainSendsJSONEvents(t *testing.T) {
+	var paths []string
+	var body []byte
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ = io.ReadAll(r.Body)
+		paths = append(paths, r.URL.Path+" "+r.Header.Get("Content-Type"))
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	var stdout, stderr bytes.Buffer
+	// The fleet's JSON events: no distance counter, no extra labels unless asked.
+	code := realMain([]string{"-protocol", "json", "-url", srv.URL + "/api/v1/push/vehicles", "-rate", "300", "-duration", "1s",
+		"-series", "30", "-batch", "30", "-progress", "0"}, &stdout, &stderr)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var sum load.Summary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Protocol != "json" || sum.SeriesPerDevice != 3 || sum.ExtraLabels != 0 || sum.SamplesAccepted != 300 || len(paths) != 10 ||
+		paths[0] != "/api/v1/push/vehicles application/x-ndjson" {
+		t.Errorf("summary %+v, requests %q", sum, paths)
+	}
+	if n := bytes.Count(body, []byte(`{"eventType":"`)); n != 30 {
+		t.Errorf("%d events in the last body:\n%s", n, body)
+	}
+}
+
+func TestRealMainPrintsJSONInput(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := realMain([]string{"-protocol", "json", "-schema", "generic", "-metrics-per-device", "2", "-extra-labels", "1", "-print-json-input"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	want := `inputs:
+  json:
+    - name: bench
+      timestamp: {field: timestamp, unit: ms}
+      labels: {device: device, label_0: label_0}
+      metrics:
+        - {name: bench_counter_0_total, value: value, when: {metric: bench_counter_0_total}}
+        - {name: bench_gauge_1, value: value, when: {metric: bench_gauge_1}}
+`
+	if stdout.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", stdout.String(), want)
+	}
+}
+
+func TestDefaultURL(t *testing.T) {
+	for protocol, want := range map[string]string{
+		"":             "http://127.0.0.1:9201/api/v1/write",
+		"remote_write": "http://127.0.0.1:9201/api/v1/write",
+		"json":         "http://127.0.0.1:9201/api/v1/push/vehicles",
+		"influx":       "http://127.0.0.1:9201/write",
+	} {
+		if got := defaultURL(&load.Shape{Schema: load.SchemaFleet, Protocol: protocol}); got != want {
+			t.Errorf("%q: %s, want %s", protocol, got, want)
+		}
+	}
+	if got := defaultURL(&load.Shape{Schema: load.SchemaGeneric, Protocol: "json"}); got != "http://127.0.0.1:9201/api/v1/push/bench" {
+		t.Errorf("generic json: %s", got)
 	}
 }
