@@ -16,9 +16,9 @@
 // lifecycle below with gzip (or no encoding) in place of snappy, the
 // body decompressed up to max_decoded_bytes, and the protocol's own
 // checks (404 for an unknown JSON input, 400 for a bad Influx precision,
-// 415 for an OTLP Content-Type) before the body is read. They share one
-// Gate of max_concurrent_requests slots, so the memory bound below holds
-// for all of them together; remote write has its own slots.
+// 415 for an OTLP Content-Type) before the body is read. All handlers
+// that Register mounts share one Gate of max_concurrent_requests slots,
+// so the memory bound below holds for all protocols together.
 //
 // Request lifecycle (POST /api/v1/write):
 //

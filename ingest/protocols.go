@@ -208,17 +208,16 @@ type Inputs struct {
 	JSON           *JSONInputs // nil: none
 }
 
-// Register mounts the handlers of every enabled input on mux. The push
-// protocols share one Gate, so max_concurrent_requests bounds them
-// together.
+// Register mounts the handlers of every enabled input on mux. They share
+// one Gate, so max_concurrent_requests bounds them together.
 func Register(mux *http.ServeMux, cfg Config, in Inputs, p Pipeline, m *Metrics, log *slog.Logger) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if in.RemoteWrite {
-		mux.Handle(RemoteWritePath, NewRemoteWriteHandler(cfg, p, m, log))
-	}
 	gate := NewGate(cfg)
+	if in.RemoteWrite {
+		mux.Handle(RemoteWritePath, newRemoteWriteHandler(cfg, gate, p, m, log))
+	}
 	push := func(proto Protocol, paths ...string) {
 		h := NewPushHandler(cfg, gate, proto, p, m, log)
 		for _, path := range paths {

@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -39,14 +38,14 @@ const (
 type remoteWriteHandler struct {
 	cfg          Config
 	limits       outcome.Limits
+	gate         *Gate
 	queueTimeout time.Duration
 	pipeline     Pipeline
 	log          *slog.Logger
 	m            *rwMetrics
 	warn         *throttle
 
-	slots chan struct{} // semaphore of MaxConcurrentRequests
-	pool  sync.Pool     // *rwState
+	pool sync.Pool // *rwState
 }
 
 // rwState is the per-request scratch space the handler reuses.
@@ -68,7 +67,16 @@ const (
 // replaced by defaults. A nil m gets unregistered metrics, a nil log
 // discards.
 func NewRemoteWriteHandler(cfg Config, p Pipeline, m *Metrics, log *slog.Logger) http.Handler {
+	return newRemoteWriteHandler(cfg, nil, p, m, log)
+}
+
+// newRemoteWriteHandler is NewRemoteWriteHandler taking its request slots
+// from gate (nil: a private one).
+func newRemoteWriteHandler(cfg Config, gate *Gate, p Pipeline, m *Metrics, log *slog.Logger) http.Handler {
 	cfg = cfg.withDefaults()
+	if gate == nil {
+		gate = NewGate(cfg)
+	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
@@ -78,12 +86,12 @@ func NewRemoteWriteHandler(cfg Config, p Pipeline, m *Metrics, log *slog.Logger)
 	return &remoteWriteHandler{
 		cfg:          cfg,
 		limits:       cfg.limits(),
-		queueTimeout: time.Duration(cfg.RequestQueueTimeout),
+		gate:         gate,
+		queueTimeout: gate.timeout,
 		pipeline:     p,
 		log:          log.With("protocol", ProtocolRemoteWrite),
 		m:            m.forProtocol(ProtocolRemoteWrite),
 		warn:         newThrottle(warnKinds, logEvery),
-		slots:        make(chan struct{}, cfg.MaxConcurrentRequests),
 		pool:         sync.Pool{New: func() any { return new(rwState) }},
 	}
 }
@@ -117,7 +125,7 @@ func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 			"request body of %d bytes is over the limit of %d bytes (max_request_bytes)", r.ContentLength, h.cfg.MaxRequestBytes))
 	}
 
-	switch h.acquire(r.Context()) {
+	switch h.gate.acquire(r.Context()) {
 	case errQueueTimeout:
 		h.warnf(warnQueueTimeout, r, "remote write request waited too long for a slot; answering 429",
 			"max_concurrent_requests", h.cfg.MaxConcurrentRequests, "request_queue_timeout", h.queueTimeout)
@@ -127,7 +135,7 @@ func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	case errClientGone:
 		return reply(w, statusClientClosed, "client closed the request while it waited for a slot")
 	}
-	defer h.release()
+	defer h.gate.release()
 
 	if retryAfter, ok := h.pipeline.Admit(); !ok {
 		h.warnf(warnNotAdmitted, r, "pipeline is not admitting data; answering 429", "retry_after", retryAfter)
@@ -250,29 +258,7 @@ var (
 	errClientGone   = errors.New("client gone")
 )
 
-// acquire takes a request slot, waiting up to the queue timeout.
-func (h *remoteWriteHandler) acquire(ctx context.Context) error {
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	default:
-	}
-	if h.queueTimeout <= 0 {
-		return errQueueTimeout
-	}
-	t := time.NewTimer(h.queueTimeout)
-	defer t.Stop()
-	select {
-	case h.slots <- struct{}{}:
-		return nil
-	case <-t.C:
-		return errQueueTimeout
-	case <-ctx.Done():
-		return errClientGone
-	}
-}
 
-func (h *remoteWriteHandler) release() { <-h.slots }
 
 // countRejections adds the request's rejections to the metrics and logs
 // one (throttled) warning per reason.
