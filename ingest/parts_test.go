@@ -165,27 +165,3 @@ func TestRemoteWriteOverHTTP(t *testing.T) {
 		t.Errorf("oversized body: status %d", resp.StatusCode)
 	}
 }
-
-func TestThrottle(t *testing.T) {
-	th := newThrottle(2, 10*time.Second)
-	t0 := time.Unix(1000, 0)
-	steps := []struct {
-		kind       int
-		at         time.Duration
-		ok         bool
-		suppressed int
-	}{
-		{0, 0, true, 0},
-		{0, 9 * time.Second, false, 0},
-		{1, 9 * time.Second, true, 0},
-		{0, 9*time.Second + 999*time.Millisecond, false, 0},
-		{0, 10 * time.Second, true, 2},
-		{0, 20 * time.Second, true, 0},
-	}
-	for i, s := range steps {
-		ok, n := th.allow(s.kind, t0.Add(s.at))
-		if ok != s.ok || n != s.suppressed {
-			t.Errorf("step %d: got %v %d, want %v %d", i, ok, n, s.ok, s.suppressed)
-		}
-	}
-}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/premetrics/premetrics/batch"
 	"github.com/premetrics/premetrics/ingest/outcome"
+	"github.com/premetrics/premetrics/internal/logthrottle"
 )
 
 // Protocol describes one push protocol served by NewPushHandler: how to
@@ -95,7 +96,7 @@ type pushHandler struct {
 	pipeline Pipeline
 	log      *slog.Logger
 	m        *rwMetrics
-	warn     *throttle
+	warn     *logthrottle.Throttle
 	pool     sync.Pool // *pushState
 }
 
@@ -133,7 +134,7 @@ func NewPushHandler(cfg Config, gate *Gate, proto Protocol, p Pipeline, m *Metri
 		pipeline: p,
 		log:      log.With("protocol", proto.Name),
 		m:        m.forProtocol(proto.Name),
-		warn:     newThrottle(pushWarnKinds, logEvery),
+		warn:     logthrottle.New(pushWarnKinds, logthrottle.Every),
 		pool:     sync.Pool{New: func() any { return new(pushState) }},
 	}
 }
@@ -319,7 +320,7 @@ func (h *pushHandler) countRejections(r *http.Request, res *outcome.Result) {
 
 // warnf logs a throttled warning of kind.
 func (h *pushHandler) warnf(kind int, r *http.Request, msg string, args ...any) {
-	ok, suppressed := h.warn.allow(kind, time.Now())
+	ok, suppressed := h.warn.Allow(kind, time.Now())
 	if !ok {
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/premetrics/premetrics/batch"
 	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
+	"github.com/premetrics/premetrics/internal/logthrottle"
 )
 
 // RemoteWritePath is where the remote write handler is mounted.
@@ -43,7 +44,7 @@ type remoteWriteHandler struct {
 	pipeline     Pipeline
 	log          *slog.Logger
 	m            *rwMetrics
-	warn         *throttle
+	warn         *logthrottle.Throttle
 
 	pool sync.Pool // *rwState
 }
@@ -91,7 +92,7 @@ func newRemoteWriteHandler(cfg Config, gate *Gate, p Pipeline, m *Metrics, log *
 		pipeline:     p,
 		log:          log.With("protocol", ProtocolRemoteWrite),
 		m:            m.forProtocol(ProtocolRemoteWrite),
-		warn:         newThrottle(warnKinds, logEvery),
+		warn:         logthrottle.New(warnKinds, logthrottle.Every),
 		pool:         sync.Pool{New: func() any { return new(rwState) }},
 	}
 }
@@ -258,8 +259,6 @@ var (
 	errClientGone   = errors.New("client gone")
 )
 
-
-
 // countRejections adds the request's rejections to the metrics and logs
 // one (throttled) warning per reason.
 func (h *remoteWriteHandler) countRejections(r *http.Request, res *outcome.Result) {
@@ -282,7 +281,7 @@ func (h *remoteWriteHandler) countRejections(r *http.Request, res *outcome.Resul
 
 // warnf logs a throttled warning of kind.
 func (h *remoteWriteHandler) warnf(kind int, r *http.Request, msg string, args ...any) {
-	ok, suppressed := h.warn.allow(kind, time.Now())
+	ok, suppressed := h.warn.Allow(kind, time.Now())
 	if !ok {
 		return
 	}

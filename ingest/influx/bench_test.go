@@ -5,12 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/premetrics/premetrics/batch"
-	"github.com/premetrics/premetrics/ingest/outcome"
-	"github.com/premetrics/premetrics/internal/race"
+	"github.com/premetrics/premetrics/ingest/internal/decodertest"
 )
-
-var benchLimits = outcome.Limits{MaxLabelsPerSeries: 64, MaxLabelNameLength: 256, MaxLabelValueLength: 4096, MaxLineBytes: 64 << 10}
 
 // telegrafBody returns lines as Telegraf's cpu, mem and system inputs
 // write them: per host 4 cpu lines and cpu-total, mem, system (with a
@@ -48,36 +44,13 @@ func telegrafBody(lines int) (body []byte, samples int) {
 
 func BenchmarkDecode(b *testing.B) {
 	body, samples := telegrafBody(1000)
-	dst := &batch.Batch{}
-	var res outcome.Result
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		dst.Reset()
-		if err := Decode(body, dst, benchLimits, Options{}, &res); err != nil || res.Samples != samples {
-			b.Fatalf("err %v, %d samples, want %d", err, res.Samples, samples)
-		}
-	}
-	b.ReportMetric(float64(samples)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	dec.Benchmark(b, body, decodertest.BenchLimits, Options{}, samples)
 }
 
 func TestDecodeZeroAllocSteadyState(t *testing.T) {
-	if race.Enabled {
-		t.Skip("the race detector allocates")
-	}
 	body, samples := telegrafBody(200)
 	// Escapes and names to sanitize take the arena path.
 	body = append(body, "disk.io,mount\\ point=/a\\,b,1st=x read-bytes=1i,io_time=2 1700000000000000000\n"...)
 	samples += 2
-	b := &batch.Batch{}
-	var res outcome.Result
-	allocs := testing.AllocsPerRun(20, func() {
-		b.Reset()
-		if err := Decode(body, b, benchLimits, Options{}, &res); err != nil || res.Samples != samples || res.RejectedItems != 0 {
-			t.Fatalf("err %v, result %+v, want %d samples", err, res, samples)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs/op, want 0", allocs)
-	}
+	dec.CheckZeroAlloc(t, body, decodertest.BenchLimits, Options{}, samples)
 }

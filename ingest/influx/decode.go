@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/promname"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
@@ -407,11 +408,11 @@ func (p *parser) addTags(tags []byte) {
 // labelName returns the label name of the tag key tok: tok itself when it
 // is a valid name, else unescaped and sanitized into the arena.
 func (p *parser) labelName(tok []byte) string {
-	if isLabelName(tok) {
+	if promname.IsValid(tok, false) {
 		return aliasString(tok)
 	}
 	buf := p.b.Bytes(len(tok) + 1)
-	return aliasString(prefixDigit(buf, sanitizeInto(buf[1:], tok, false)))
+	return aliasString(promname.PrefixDigit(buf, sanitizeInto(buf[1:], tok, false)))
 }
 
 // labelValue returns the tag value tok unescaped: tok itself when it has
@@ -450,7 +451,7 @@ func (p *parser) metricName(g *nameGroup, j int, meas, key []byte) string {
 	buf[1+n] = '_'
 	n++
 	n += sanitizeInto(buf[1+n:], key, true)
-	name := aliasString(prefixDigit(buf, n))
+	name := aliasString(promname.PrefixDigit(buf, n))
 	if j < groupFields {
 		g.keys[j], g.names[j] = aliasString(key), name
 	}

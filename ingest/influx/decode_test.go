@@ -3,26 +3,13 @@ package influx
 import (
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/decodertest"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
-
-var testLimits = outcome.Limits{MaxLabelsPerSeries: 5, MaxLabelNameLength: 16, MaxLabelValueLength: 32, MaxLineBytes: 200}
-
-func decode(t *testing.T, body string, opts Options) (*batch.Batch, *outcome.Result) {
-	t.Helper()
-	b := &batch.Batch{}
-	res := &outcome.Result{}
-	if err := Decode([]byte(body), b, testLimits, opts, res); err != nil {
-		t.Fatalf("Decode: %v", err)
-	}
-	checkContract(t, b, testLimits, res)
-	return b, res
-}
 
 func TestDecodeAccepts(t *testing.T) {
 	tests := []struct {
@@ -118,8 +105,8 @@ func TestDecodeAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, res := decode(t, tt.body, tt.opts)
-			if got := render(b); got != tt.want {
+			b, res := dec.Check(t, tt.body, tt.opts)
+			if got := decodertest.Render(b); got != tt.want {
 				t.Errorf("batch:\n got %s\nwant %s", got, tt.want)
 			}
 			if res.Items != tt.items || res.RejectedItems != 0 {
@@ -152,9 +139,9 @@ func TestDecodePrecision(t *testing.T) {
 		if err != nil {
 			t.Fatalf("ParsePrecision(%q): %v", tt.param, err)
 		}
-		b, _ := decode(t, "m v=1 "+tt.ts, Options{Precision: p})
+		b, _ := dec.Check(t, "m v=1 "+tt.ts, Options{Precision: p})
 		if b.Len() != 1 || b.Series[0].Samples[0].Timestamp != tt.want {
-			t.Errorf("precision %q, timestamp %s: got %s, want @%d", tt.param, tt.ts, render(b), tt.want)
+			t.Errorf("precision %q, timestamp %s: got %s, want @%d", tt.param, tt.ts, decodertest.Render(b), tt.want)
 		}
 	}
 }
@@ -251,19 +238,9 @@ func TestDecodeRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
 			body := "good v=1 0\n" + tt.line + "\r\ngood v=2 0\n"
-			b, res := decode(t, body, tt.opts)
-			if got, want := render(b), "good_v{} 1 @0\ngood_v{} 2 @0\n"; got != want {
-				t.Errorf("batch:\n got %s\nwant %s", got, want)
-			}
-			want := []outcome.Rejection{{Item: 2, ItemKind: "line", Series: tt.series, Reason: tt.reason, Samples: tt.samples, Detail: tt.detail}}
-			if !reflect.DeepEqual(res.Rejected, want) {
-				t.Errorf("rejections:\n got %+v\nwant %+v", res.Rejected, want)
-			}
-			wantRes := outcome.Result{Items: 3, Series: 2, Samples: 2, Rejected: res.Rejected, RejectedItems: 1, RejectedSamples: tt.samples}
-			wantRes.RejectedByReason[tt.reason] = max(tt.samples, 1)
-			if !reflect.DeepEqual(*res, wantRes) {
-				t.Errorf("result:\n got %+v\nwant %+v", *res, wantRes)
-			}
+			b, res := dec.Check(t, body, tt.opts)
+			decodertest.CheckOneRejected(t, b, res, "good_v{} 1 @0\ngood_v{} 2 @0\n",
+				outcome.Rejection{Item: 2, ItemKind: "line", Series: tt.series, Reason: tt.reason, Samples: tt.samples, Detail: tt.detail})
 		})
 	}
 }
@@ -274,7 +251,7 @@ func TestDecodeManyRejections(t *testing.T) {
 		sb.WriteString("bad\n")
 	}
 	sb.WriteString("ok v=1 0\n")
-	b, res := decode(t, sb.String(), Options{})
+	b, res := dec.Check(t, sb.String(), Options{})
 	if b.Len() != 1 || res.RejectedItems != 12 || len(res.Rejected) != outcome.MaxRejectionDetails || res.RejectedByReason[outcome.ReasonMalformed] != 12 {
 		t.Fatalf("got %d series, result %+v", b.Len(), res)
 	}
@@ -286,27 +263,8 @@ func TestDecodeManyRejections(t *testing.T) {
 }
 
 func TestDecodeDoesNotRetainBodyAndAppends(t *testing.T) {
-	b := &batch.Batch{}
-	b.AppendSeries([]batch.Label{{Name: batch.MetricName, Value: "before"}}, []batch.Sample{{Timestamp: 1, Value: 1}})
-	body := []byte(`cpu,host=a,mount\ point=x\,y usage=1,idle=2 0` + "\n" + `cpu,host=b usage=3 0`)
-	orig := string(body)
-	var res outcome.Result
-	if err := Decode(body, b, testLimits, Options{}, &res); err != nil {
-		t.Fatal(err)
-	}
-	if string(body) != orig {
-		t.Fatal("Decode modified body")
-	}
-	want := "before{} 1 @1\ncpu_usage{host=\"a\", mount_point=\"x,y\"} 1 @0\ncpu_idle{host=\"a\", mount_point=\"x,y\"} 2 @0\ncpu_usage{host=\"b\"} 3 @0\n"
-	for i := range body {
-		body[i] = 'X'
-	}
-	if got := render(b); got != want {
-		t.Errorf("after the body was overwritten:\n got %s\nwant %s", got, want)
-	}
-	if res.Series != 3 || res.Samples != 3 {
-		t.Errorf("result %+v counts the series that were there before", res)
-	}
+	dec.CheckAppends(t, `cpu,host=a,mount\ point=x\,y usage=1,idle=2 0`+"\n"+`cpu,host=b usage=3 0`, decodertest.Limits, Options{},
+		"cpu_usage{host=\"a\", mount_point=\"x,y\"} 1 @0\ncpu_idle{host=\"a\", mount_point=\"x,y\"} 2 @0\ncpu_usage{host=\"b\"} 3 @0\n")
 }
 
 func TestDecodeRequestErrors(t *testing.T) {
@@ -323,7 +281,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 	if b.Len() != 0 {
 		t.Errorf("a failed Decode appended %d series", b.Len())
 	}
-	if err := Decode(nil, b, testLimits, Options{}, &res); err != nil || b.Len() != 0 || res.Items != 0 {
+	if err := Decode(nil, b, decodertest.Limits, Options{}, &res); err != nil || b.Len() != 0 || res.Items != 0 {
 		t.Errorf("empty body: %v, %d series, %+v", err, b.Len(), res)
 	}
 }
@@ -345,16 +303,16 @@ func TestDecodeNameCacheMatchesLineByLine(t *testing.T) {
 			body.WriteString(" 0\n")
 		}
 	}
-	b, res := decode(t, body.String(), Options{})
+	b, res := dec.Check(t, body.String(), Options{})
 	if res.RejectedItems != 0 {
 		t.Fatalf("rejected: %+v", res.Rejected)
 	}
 	var want strings.Builder
 	for _, line := range strings.SplitAfter(body.String(), "\n") {
-		bl, _ := decode(t, line, Options{})
-		want.WriteString(render(bl))
+		bl, _ := dec.Check(t, line, Options{})
+		want.WriteString(decodertest.Render(bl))
 	}
-	if got := render(b); got != want.String() || b.Len() != 2*2*nameGroups*(groupFields+4) {
+	if got := decodertest.Render(b); got != want.String() || b.Len() != 2*2*nameGroups*(groupFields+4) {
 		t.Errorf("%d series; with the cache:\n%.2000s\nline by line:\n%.2000s", b.Len(), got, want.String())
 	}
 }

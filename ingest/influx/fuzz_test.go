@@ -1,16 +1,13 @@
 package influx
 
 import (
-	"bytes"
 	"errors"
 	"testing"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/decodertest"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
-
-// fuzzLimits are small so the fuzzer reaches every rejection.
-var fuzzLimits = outcome.Limits{MaxLabelsPerSeries: 5, MaxLabelNameLength: 12, MaxLabelValueLength: 24, MaxLineBytes: 120}
 
 func FuzzDecode(f *testing.F) {
 	tele, _ := telegrafBody(8)
@@ -33,37 +30,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("m v=1 1700000000\nm v=2 2562047788016"), uint8(Hour))
 	f.Fuzz(func(t *testing.T, body []byte, prec uint8) {
 		opts := Options{Precision: Precision(prec % uint8(numPrecisions)), Now: 1700000000000}
-		orig := bytes.Clone(body)
-		b := &batch.Batch{}
-		var res outcome.Result
-		if err := Decode(body, b, fuzzLimits, opts, &res); err != nil {
-			t.Fatalf("Decode: %v", err)
-		}
-		if !bytes.Equal(body, orig) {
-			t.Fatal("Decode modified body")
-		}
-		checkContract(t, b, fuzzLimits, &res)
-		got := render(b)
-		for i := range body {
-			body[i] = 0
-		}
-		if render(b) != got {
-			t.Fatal("series alias the body")
-		}
+		_, res, got := dec.CheckFuzz(t, body, decodertest.FuzzLimits, opts)
 
 		// Lines are independent: decoding them one by one (with line
 		// numbers kept by padding with empty lines) gives the same series
 		// and rejections; this also checks the name cache.
-		var one bytes.Buffer
-		items, rejected, samples, n := 0, 0, 0, 0
-		for line := range bytes.Lines(orig) {
-			n++
-			bl := &batch.Batch{}
-			var r outcome.Result
-			if err := Decode(line, bl, fuzzLimits, opts, &r); err != nil {
-				t.Fatalf("Decode line %d: %v", n, err)
-			}
-			one.WriteString(render(bl))
+		one, results := dec.DecodeLines(t, body, decodertest.FuzzLimits, opts)
+		items, rejected, samples := 0, 0, 0
+		for i, r := range results {
+			n := i + 1
 			items += r.Items
 			rejected += r.RejectedItems
 			samples += r.RejectedSamples
@@ -75,9 +50,9 @@ func FuzzDecode(f *testing.F) {
 				}
 			}
 		}
-		if one.String() != got || items != res.Items || rejected != res.RejectedItems || samples != res.RejectedSamples {
+		if one != got || items != res.Items || rejected != res.RejectedItems || samples != res.RejectedSamples {
 			t.Fatalf("line by line: %d items, %d rejected (%d samples), series\n%s\nin one body: %d, %d (%d), series\n%s",
-				items, rejected, samples, one.String(), res.Items, res.RejectedItems, res.RejectedSamples, got)
+				items, rejected, samples, one, res.Items, res.RejectedItems, res.RejectedSamples, got)
 		}
 	})
 }

@@ -3,37 +3,9 @@ package influx
 import (
 	"unicode/utf8"
 	"unsafe"
+
+	"github.com/premetrics/premetrics/ingest/internal/promname"
 )
-
-// nameChar[c] is 1 for the bytes a Prometheus label name may hold
-// ([a-zA-Z0-9_]) and 2 for ':' (allowed in metric names only).
-var nameChar = func() (t [256]uint8) {
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = 1, 1
-	}
-	for c := '0'; c <= '9'; c++ {
-		t[c] = 1
-	}
-	t['_'] = 1
-	t[':'] = 2
-	return t
-}()
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
-
-// isLabelName reports whether s is a valid Prometheus 2 label name,
-// [a-zA-Z_][a-zA-Z0-9_]*, without escapes: usable as it is.
-func isLabelName(s []byte) bool {
-	if len(s) == 0 || isDigit(s[0]) {
-		return false
-	}
-	for _, c := range s {
-		if nameChar[c] != 1 {
-			return false
-		}
-	}
-	return true
-}
 
 // unescapedByte reports what s[i], a backslash, and the byte after it
 // stand for: an escaped space, comma, equals sign or backslash is that
@@ -51,7 +23,9 @@ func unescapedByte(s []byte, i int) (c byte, n int) {
 // sanitizeInto unescapes tok into dst (len(dst) >= len(tok)) and replaces
 // every rune that is not allowed in a name by '_': an invalid UTF-8 byte
 // or a multi-byte rune becomes one '_'. colonOK allows ':' (metric names).
-// It returns the number of bytes written, at most len(tok).
+// It returns the number of bytes written, at most len(tok). It is
+// promname.SanitizeInto but for the escapes, which it reads in the same
+// pass: an escaped byte (never a name byte) becomes one '_'.
 func sanitizeInto(dst, tok []byte, colonOK bool) int {
 	w := 0
 	for i := 0; i < len(tok); {
@@ -63,10 +37,7 @@ func sanitizeInto(dst, tok []byte, colonOK bool) int {
 			_, n = utf8.DecodeRune(tok[i:])
 			c = '_'
 		}
-		if k := nameChar[c]; k == 0 || (k == 2 && !colonOK) {
-			c = '_'
-		}
-		dst[w] = c
+		dst[w] = promname.Sanitize(c, colonOK)
 		w++
 		i += n
 	}
@@ -108,17 +79,7 @@ func unescapeString(tok []byte) string {
 // labelNameString returns the label name tok becomes, in new memory.
 func labelNameString(tok []byte) string {
 	buf := make([]byte, len(tok)+1)
-	return string(prefixDigit(buf, sanitizeInto(buf[1:], tok, false)))
-}
-
-// prefixDigit returns the name written at buf[1:1+n], with buf[0] set to
-// '_' and included when the name starts with a digit.
-func prefixDigit(buf []byte, n int) []byte {
-	if n > 0 && isDigit(buf[1]) {
-		buf[0] = '_'
-		return buf[:1+n]
-	}
-	return buf[1 : 1+n]
+	return string(promname.PrefixDigit(buf, sanitizeInto(buf[1:], tok, false)))
 }
 
 // aliasString returns a string sharing b's memory; b must not change while

@@ -207,6 +207,8 @@ func parseValue(v []byte) (float64, valueProblem) {
 	return f, valueOK
 }
 
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
 func allDigits(s []byte) bool {
 	for _, c := range s {
 		if !isDigit(c) {

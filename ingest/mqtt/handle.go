@@ -213,9 +213,21 @@ func retryAfterOf(err error) time.Duration {
 	return 0
 }
 
+// Kinds of throttled warnings.
+const (
+	warnMalformed = iota
+	warnRejected
+	warnUnmatched
+	warnNotAdmitted
+	warnBusy
+	warnIngest
+	warnConnect
+	warnKinds
+)
+
 // warnf logs a throttled warning of kind.
 func (s *Subscriber) warnf(kind int, msg string, args ...any) {
-	ok, suppressed := s.warn.allow(kind, time.Now())
+	ok, suppressed := s.warn.Allow(kind, time.Now())
 	if !ok {
 		return
 	}

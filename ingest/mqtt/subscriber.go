@@ -21,6 +21,7 @@ import (
 	"github.com/premetrics/premetrics/batch"
 	"github.com/premetrics/premetrics/ingest"
 	"github.com/premetrics/premetrics/ingest/outcome"
+	"github.com/premetrics/premetrics/internal/logthrottle"
 )
 
 // Decoder decodes one message payload. It has the shape of the ingest
@@ -51,7 +52,7 @@ type Subscriber struct {
 	topics   []topic
 	brokers  []string // normalized URLs, as in the connected metric
 	client   paho.Client
-	warn     throttle
+	warn     *logthrottle.Throttle
 
 	queue chan delivery
 	// gen counts connections: it is incremented before every Connect and
@@ -117,7 +118,7 @@ func New(cfg Config, p ingest.Pipeline, decoders DecoderFunc, m *Metrics, log *s
 		cfg:        cfg,
 		pipeline:   p,
 		log:        log.With("input", cfg.Name),
-		warn:       throttle{every: logEvery},
+		warn:       logthrottle.New(warnKinds, logthrottle.Every),
 		queue:      make(chan delivery, cfg.QueueSize),
 		lost:       make(chan error, 1),
 		up:         make(chan struct{}),
@@ -361,7 +362,7 @@ func (s *Subscriber) connectFailed(err error) {
 	s.lastErr = err
 	s.mu.Unlock()
 	s.m.setConnected("")
-	ok, suppressed := s.warn.allow(warnConnect, time.Now())
+	ok, suppressed := s.warn.Allow(warnConnect, time.Now())
 	if !ok {
 		return
 	}

@@ -10,6 +10,8 @@ import (
 	"unsafe"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/premetrics/premetrics/ingest/internal/protoscan"
 )
 
 // Attribute values become label values as OpenTelemetry's
@@ -39,41 +41,41 @@ type kvRef struct {
 }
 
 // protoAnyValue parses the AnyValue message data[start:end].
-func (d *decoder) protoAnyValue(start, end int) (anyValue, *wireError) {
+func (d *decoder) protoAnyValue(start, end int) (anyValue, *protoscan.Error) {
 	data := d.data[:end]
 	var v anyValue
 	for i := start; i < end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return v, werr
 		}
 		want := -1
 		switch num {
 		case 1, 5, 6, 7: // string, array, kvlist, bytes
-			want = wireBytes
+			want = protoscan.BytesType
 		case 2, 3: // bool, int
-			want = wireVarint
+			want = protoscan.VarintType
 		case 4: // double
-			want = wireFixed64
+			want = protoscan.Fixed64Type
 		}
 		if want < 0 {
-			if i, werr = skip(data, next, wt); werr != nil {
+			if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 				return v, werr
 			}
 			continue
 		}
-		if werr := wantWire(i, anyValueField(num), wt, want); werr != nil {
+		if werr := protoscan.WantType(i, anyValueField(num), wt, want); werr != nil {
 			return v, werr
 		}
 		v = anyValue{num: num}
 		switch want {
-		case wireBytes:
-			v.start, v.end, werr = bytesField(data, next)
+		case protoscan.BytesType:
+			v.start, v.end, werr = protoscan.BytesField(data, next)
 			i = v.end
-		case wireVarint:
-			v.u, i, werr = uvarint(data, next)
+		case protoscan.VarintType:
+			v.u, i, werr = protoscan.Uvarint(data, next)
 		default:
-			v.u, i, werr = fixed64(data, next)
+			v.u, i, werr = protoscan.Fixed64(data, next)
 		}
 		if werr != nil {
 			return v, werr
@@ -102,7 +104,7 @@ func anyValueField(num uint64) string {
 
 // protoLabelValue renders v as a label value in the batch arena. deep
 // reports a value nested more than maxNesting levels.
-func (d *decoder) protoLabelValue(v anyValue) (s string, deep bool, werr *wireError) {
+func (d *decoder) protoLabelValue(v anyValue) (s string, deep bool, werr *protoscan.Error) {
 	switch v.num {
 	case 0:
 		return "", false, nil
@@ -149,7 +151,7 @@ func (d *decoder) base64(src []byte) string {
 // appendProtoJSON appends v as JSON, the way encoding/json marshals
 // AnyValue.AsRaw. ok is false for a NaN or infinite double, which JSON
 // cannot hold.
-func (d *decoder) appendProtoJSON(buf []byte, v anyValue, depth int) (_ []byte, ok, deep bool, werr *wireError) {
+func (d *decoder) appendProtoJSON(buf []byte, v anyValue, depth int) (_ []byte, ok, deep bool, werr *protoscan.Error) {
 	if depth > maxNesting {
 		return buf, false, true, nil
 	}
@@ -177,20 +179,20 @@ func (d *decoder) appendProtoJSON(buf []byte, v anyValue, depth int) (_ []byte, 
 		buf = append(buf, '[')
 		n := 0
 		for i := v.start; i < v.end; {
-			num, wt, next, werr := tag(data, i)
+			num, wt, next, werr := protoscan.Tag(data, i)
 			if werr != nil {
 				return buf, false, false, werr
 			}
 			if num != 1 {
-				if i, werr = skip(data, next, wt); werr != nil {
+				if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 					return buf, false, false, werr
 				}
 				continue
 			}
-			if werr := wantWire(i, "values", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "values", wt, protoscan.BytesType); werr != nil {
 				return buf, false, false, werr
 			}
-			s, e, werr := bytesField(data, next)
+			s, e, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				return buf, false, false, werr
 			}
@@ -213,19 +215,19 @@ func (d *decoder) appendProtoJSON(buf []byte, v anyValue, depth int) (_ []byte, 
 	data := d.data[:v.end]
 	base := len(d.kvs)
 	for i := v.start; i < v.end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr == nil && num != 1 {
-			i, werr = skip(data, next, wt)
+			i, werr = protoscan.Skip(data, next, wt)
 			if werr == nil {
 				continue
 			}
 		}
 		if werr == nil {
-			werr = wantWire(i, "values", wt, wireBytes)
+			werr = protoscan.WantType(i, "values", wt, protoscan.BytesType)
 		}
 		var s, e int
 		if werr == nil {
-			s, e, werr = bytesField(data, next)
+			s, e, werr = protoscan.BytesField(data, next)
 		}
 		var key []byte
 		var ev anyValue
@@ -278,10 +280,10 @@ func (d *decoder) sortKVs(base int) {
 
 // protoKeyValue parses the KeyValue message data[start:end]: its key
 // (aliasing the body) and its value.
-func (d *decoder) protoKeyValue(start, end int) (key []byte, v anyValue, werr *wireError) {
+func (d *decoder) protoKeyValue(start, end int) (key []byte, v anyValue, werr *protoscan.Error) {
 	data := d.data[:end]
 	for i := start; i < end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return nil, v, werr
 		}
@@ -291,10 +293,10 @@ func (d *decoder) protoKeyValue(start, end int) (key []byte, v anyValue, werr *w
 			if num == 2 {
 				field = "value"
 			}
-			if werr := wantWire(i, field, wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, field, wt, protoscan.BytesType); werr != nil {
 				return nil, v, werr
 			}
-			s, e, werr := bytesField(data, next)
+			s, e, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				return nil, v, werr
 			}
@@ -305,7 +307,7 @@ func (d *decoder) protoKeyValue(start, end int) (key []byte, v anyValue, werr *w
 			}
 			i = e
 		default:
-			if i, werr = skip(data, next, wt); werr != nil {
+			if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 				return nil, v, werr
 			}
 		}

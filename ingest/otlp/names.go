@@ -2,6 +2,8 @@ package otlp
 
 import (
 	"strings"
+
+	"github.com/premetrics/premetrics/ingest/internal/promname"
 )
 
 // Metric and label naming, after Prometheus' OTLP receiver with its
@@ -68,17 +70,11 @@ var perUnitMap = map[string]string{
 
 // isMetricChar reports whether c may appear in a legacy metric name
 // (apart from '_', which the name builder treats as a separator).
-func isMetricChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == ':'
-}
+func isMetricChar(c byte) bool { return c != '_' && promname.IsNameByte(c, true) }
 
 // isLabelChar reports whether c may appear in a legacy label name
 // (apart from '_', which is collapsed).
-func isLabelChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+func isLabelChar(c byte) bool { return c != '_' && promname.IsNameByte(c, false) }
 
 // metricName returns the Prometheus name of an OTLP metric, or "" when
 // name has no character valid in a metric name (where Prometheus would
@@ -127,7 +123,7 @@ func metricName(name, unit string, kind metricKind) string {
 		words = append(remove(words, "ratio"), "ratio")
 	}
 	s := strings.Join(words, "_")
-	if s != "" && isDigit(s[0]) {
+	if s != "" && promname.IsDigit(s[0]) {
 		s = "_" + s
 	}
 	return s
@@ -231,7 +227,7 @@ func labelName(key string) string {
 		sb.WriteString("__")
 	}
 	s := sb.String()
-	if isDigit(s[0]) {
+	if promname.IsDigit(s[0]) {
 		s = "key_" + s
 	}
 	if strings.Trim(s, "_") == "" {

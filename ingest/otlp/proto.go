@@ -6,6 +6,7 @@ import (
 	"math"
 	"strings"
 
+	"github.com/premetrics/premetrics/ingest/internal/protoscan"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
@@ -22,21 +23,21 @@ func (d *decoder) protoRequest(body []byte) error {
 	data := body
 	rm := 0
 	for i := 0; i < len(data); {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
 		if num != 1 {
-			if i, werr = skip(data, next, wt); werr != nil {
+			if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 				return d.wireErr(werr)
 			}
 			continue
 		}
-		if werr := wantWire(i, "resource_metrics", wt, wireBytes); werr != nil {
+		if werr := protoscan.WantType(i, "resource_metrics", wt, protoscan.BytesType); werr != nil {
 			return d.wireErr(werr)
 		}
 		d.at = position{rm: rm, sm: -1, m: -1, dp: -1}
-		s, e, werr := bytesField(data, next)
+		s, e, werr := protoscan.BytesField(data, next)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
@@ -50,9 +51,9 @@ func (d *decoder) protoRequest(body []byte) error {
 }
 
 // wireErr turns a wire error into the request's error.
-func (d *decoder) wireErr(werr *wireError) error {
-	return &outcome.Error{Kind: outcome.KindMalformed, Where: fmt.Sprintf("byte %d", werr.off),
-		Msg: "cannot parse ExportMetricsServiceRequest: " + d.at.path(false) + werr.msg}
+func (d *decoder) wireErr(werr *protoscan.Error) error {
+	return &outcome.Error{Kind: outcome.KindMalformed, Where: fmt.Sprintf("byte %d", werr.Off),
+		Msg: "cannot parse ExportMetricsServiceRequest: " + d.at.path(false) + werr.Msg}
 }
 
 // path renders the position as "resource_metrics[0].scope_metrics[1]: ".
@@ -88,20 +89,20 @@ func (p *position) path(isJSON bool) string {
 func (d *decoder) each(start, end int, num uint64, field string, f func(s, e int) error) error {
 	data := d.data[:end]
 	for i := start; i < end; {
-		n, wt, next, werr := tag(data, i)
+		n, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
 		if n != num {
-			if i, werr = skip(data, next, wt); werr != nil {
+			if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 				return d.wireErr(werr)
 			}
 			continue
 		}
-		if werr := wantWire(i, field, wt, wireBytes); werr != nil {
+		if werr := protoscan.WantType(i, field, wt, protoscan.BytesType); werr != nil {
 			return d.wireErr(werr)
 		}
-		s, e, werr := bytesField(data, next)
+		s, e, werr := protoscan.BytesField(data, next)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
@@ -161,20 +162,20 @@ func (d *decoder) protoScopeMetrics(start, end int) error {
 	err := d.each(start, end, 1, "scope", func(s, e int) error {
 		data := d.data[:e]
 		for i := s; i < e; {
-			num, wt, next, werr := tag(data, i)
+			num, wt, next, werr := protoscan.Tag(data, i)
 			if werr != nil {
 				return d.wireErr(werr)
 			}
 			if num != 1 && num != 2 {
-				if i, werr = skip(data, next, wt); werr != nil {
+				if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 					return d.wireErr(werr)
 				}
 				continue
 			}
-			if werr := wantWire(i, "scope name or version", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "scope name or version", wt, protoscan.BytesType); werr != nil {
 				return d.wireErr(werr)
 			}
-			vs, ve, werr := bytesField(data, next)
+			vs, ve, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				return d.wireErr(werr)
 			}
@@ -207,22 +208,22 @@ func (d *decoder) protoMetric(start, end int) error {
 	var dataNum uint64
 	var ds, de int
 	for i := start; i < end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
 		switch num {
 		case 1, 3, 5, 7, 9, 10, 11:
 		default:
-			if i, werr = skip(data, next, wt); werr != nil {
+			if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 				return d.wireErr(werr)
 			}
 			continue
 		}
-		if werr := wantWire(i, metricField(num), wt, wireBytes); werr != nil {
+		if werr := protoscan.WantType(i, metricField(num), wt, protoscan.BytesType); werr != nil {
 			return d.wireErr(werr)
 		}
-		s, e, werr := bytesField(data, next)
+		s, e, werr := protoscan.BytesField(data, next)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
@@ -325,23 +326,23 @@ func (d *decoder) checkTemporality(t uint64) {
 func (d *decoder) protoTemporality(start, end int, isSum bool) (temporality uint64, monotonic bool, err error) {
 	data := d.data[:end]
 	for i := start; i < end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return 0, false, d.wireErr(werr)
 		}
 		switch {
 		case num == 2:
-			if werr = wantWire(i, "aggregation_temporality", wt, wireVarint); werr == nil {
-				temporality, i, werr = uvarint(data, next)
+			if werr = protoscan.WantType(i, "aggregation_temporality", wt, protoscan.VarintType); werr == nil {
+				temporality, i, werr = protoscan.Uvarint(data, next)
 			}
 		case num == 3 && isSum:
-			if werr = wantWire(i, "is_monotonic", wt, wireVarint); werr == nil {
+			if werr = protoscan.WantType(i, "is_monotonic", wt, protoscan.VarintType); werr == nil {
 				var u uint64
-				u, i, werr = uvarint(data, next)
+				u, i, werr = protoscan.Uvarint(data, next)
 				monotonic = u != 0
 			}
 		default:
-			i, werr = skip(data, next, wt)
+			i, werr = protoscan.Skip(data, next, wt)
 		}
 		if werr != nil {
 			return 0, false, d.wireErr(werr)
@@ -398,17 +399,17 @@ func (d *decoder) protoNumberPoint(start, end int) error {
 	p := d.beginPoint()
 	data := d.data[:end]
 	for i := start; i < end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
 		switch num {
 		case 7:
-			if werr = wantWire(i, "attributes", wt, wireBytes); werr != nil {
+			if werr = protoscan.WantType(i, "attributes", wt, protoscan.BytesType); werr != nil {
 				break
 			}
 			var s, e int
-			if s, e, werr = bytesField(data, next); werr != nil {
+			if s, e, werr = protoscan.BytesField(data, next); werr != nil {
 				break
 			}
 			if err := d.protoAttr(s, e); err != nil {
@@ -416,13 +417,13 @@ func (d *decoder) protoNumberPoint(start, end int) error {
 			}
 			i = e
 		case 3:
-			if werr = wantWire(i, "time_unix_nano", wt, wireFixed64); werr == nil {
-				p.time, i, werr = fixed64(data, next)
+			if werr = protoscan.WantType(i, "time_unix_nano", wt, protoscan.Fixed64Type); werr == nil {
+				p.time, i, werr = protoscan.Fixed64(data, next)
 			}
 		case 4, 6:
-			if werr = wantWire(i, "as_double or as_int", wt, wireFixed64); werr == nil {
+			if werr = protoscan.WantType(i, "as_double or as_int", wt, protoscan.Fixed64Type); werr == nil {
 				var u uint64
-				u, i, werr = fixed64(data, next)
+				u, i, werr = protoscan.Fixed64(data, next)
 				p.hasValue = true
 				if num == 4 {
 					p.value = math.Float64frombits(u)
@@ -431,13 +432,13 @@ func (d *decoder) protoNumberPoint(start, end int) error {
 				}
 			}
 		case 8:
-			if werr = wantWire(i, "flags", wt, wireVarint); werr == nil {
+			if werr = protoscan.WantType(i, "flags", wt, protoscan.VarintType); werr == nil {
 				var u uint64
-				u, i, werr = uvarint(data, next)
+				u, i, werr = protoscan.Uvarint(data, next)
 				p.flags = uint32(u)
 			}
 		default: // 2 start_time_unix_nano, 5 exemplars, unknown
-			i, werr = skip(data, next, wt)
+			i, werr = protoscan.Skip(data, next, wt)
 		}
 		if werr != nil {
 			return d.wireErr(werr)
@@ -454,17 +455,17 @@ func (d *decoder) protoHistogramPoint(start, end int) error {
 	p := d.beginPoint()
 	data := d.data[:end]
 	for i := start; i < end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
 		switch num {
 		case 9:
-			if werr = wantWire(i, "attributes", wt, wireBytes); werr != nil {
+			if werr = protoscan.WantType(i, "attributes", wt, protoscan.BytesType); werr != nil {
 				break
 			}
 			var s, e int
-			if s, e, werr = bytesField(data, next); werr != nil {
+			if s, e, werr = protoscan.BytesField(data, next); werr != nil {
 				break
 			}
 			if err := d.protoAttr(s, e); err != nil {
@@ -472,29 +473,29 @@ func (d *decoder) protoHistogramPoint(start, end int) error {
 			}
 			i = e
 		case 3:
-			if werr = wantWire(i, "time_unix_nano", wt, wireFixed64); werr == nil {
-				p.time, i, werr = fixed64(data, next)
+			if werr = protoscan.WantType(i, "time_unix_nano", wt, protoscan.Fixed64Type); werr == nil {
+				p.time, i, werr = protoscan.Fixed64(data, next)
 			}
 		case 4:
-			if werr = wantWire(i, "count", wt, wireFixed64); werr == nil {
-				p.count, i, werr = fixed64(data, next)
+			if werr = protoscan.WantType(i, "count", wt, protoscan.Fixed64Type); werr == nil {
+				p.count, i, werr = protoscan.Fixed64(data, next)
 			}
 		case 5:
-			if werr = wantWire(i, "sum", wt, wireFixed64); werr == nil {
+			if werr = protoscan.WantType(i, "sum", wt, protoscan.Fixed64Type); werr == nil {
 				var u uint64
-				u, i, werr = fixed64(data, next)
+				u, i, werr = protoscan.Fixed64(data, next)
 				p.sum, p.hasSum = math.Float64frombits(u), true
 			}
 		case 6, 7:
 			i, werr = d.protoRepeatedFixed64(data, i, next, wt, num)
 		case 10:
-			if werr = wantWire(i, "flags", wt, wireVarint); werr == nil {
+			if werr = protoscan.WantType(i, "flags", wt, protoscan.VarintType); werr == nil {
 				var u uint64
-				u, i, werr = uvarint(data, next)
+				u, i, werr = protoscan.Uvarint(data, next)
 				p.flags = uint32(u)
 			}
 		default:
-			i, werr = skip(data, next, wt)
+			i, werr = protoscan.Skip(data, next, wt)
 		}
 		if werr != nil {
 			return d.wireErr(werr)
@@ -505,7 +506,7 @@ func (d *decoder) protoHistogramPoint(start, end int) error {
 
 // protoRepeatedFixed64 reads bucket_counts (6) or explicit_bounds (7),
 // packed (wire type bytes) or one value (wire type fixed64).
-func (d *decoder) protoRepeatedFixed64(data []byte, i, next, wt int, num uint64) (int, *wireError) {
+func (d *decoder) protoRepeatedFixed64(data []byte, i, next, wt int, num uint64) (int, *protoscan.Error) {
 	p := &d.pt
 	add := func(u uint64) {
 		if num == 6 {
@@ -515,26 +516,26 @@ func (d *decoder) protoRepeatedFixed64(data []byte, i, next, wt int, num uint64)
 		}
 	}
 	switch wt {
-	case wireFixed64:
-		u, end, werr := fixed64(data, next)
+	case protoscan.Fixed64Type:
+		u, end, werr := protoscan.Fixed64(data, next)
 		if werr == nil {
 			add(u)
 		}
 		return end, werr
-	case wireBytes:
-		s, e, werr := bytesField(data, next)
+	case protoscan.BytesType:
+		s, e, werr := protoscan.BytesField(data, next)
 		if werr != nil {
 			return i, werr
 		}
 		if (e-s)%8 != 0 {
-			return i, wireErrorf(s, "packed %s of %d bytes, not a multiple of 8", histogramField(num), e-s)
+			return i, protoscan.Errorf(s, "packed %s of %d bytes, not a multiple of 8", histogramField(num), e-s)
 		}
 		for j := s; j < e; j += 8 {
 			add(binary.LittleEndian.Uint64(data[j:]))
 		}
 		return e, nil
 	}
-	return i, wrongWire(i, histogramField(num), wt, wireBytes)
+	return i, protoscan.WrongType(i, histogramField(num), wt, protoscan.BytesType)
 }
 
 func histogramField(num uint64) string {
@@ -550,7 +551,7 @@ func (d *decoder) protoSummaryPoint(start, end int) error {
 	p := d.beginPoint()
 	data := d.data[:end]
 	for i := start; i < end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return d.wireErr(werr)
 		}
@@ -560,11 +561,11 @@ func (d *decoder) protoSummaryPoint(start, end int) error {
 			if num == 6 {
 				field = "quantile_values"
 			}
-			if werr = wantWire(i, field, wt, wireBytes); werr != nil {
+			if werr = protoscan.WantType(i, field, wt, protoscan.BytesType); werr != nil {
 				break
 			}
 			var s, e int
-			if s, e, werr = bytesField(data, next); werr != nil {
+			if s, e, werr = protoscan.BytesField(data, next); werr != nil {
 				break
 			}
 			if num == 7 {
@@ -580,27 +581,27 @@ func (d *decoder) protoSummaryPoint(start, end int) error {
 			}
 			i = e
 		case 3:
-			if werr = wantWire(i, "time_unix_nano", wt, wireFixed64); werr == nil {
-				p.time, i, werr = fixed64(data, next)
+			if werr = protoscan.WantType(i, "time_unix_nano", wt, protoscan.Fixed64Type); werr == nil {
+				p.time, i, werr = protoscan.Fixed64(data, next)
 			}
 		case 4:
-			if werr = wantWire(i, "count", wt, wireFixed64); werr == nil {
-				p.count, i, werr = fixed64(data, next)
+			if werr = protoscan.WantType(i, "count", wt, protoscan.Fixed64Type); werr == nil {
+				p.count, i, werr = protoscan.Fixed64(data, next)
 			}
 		case 5:
-			if werr = wantWire(i, "sum", wt, wireFixed64); werr == nil {
+			if werr = protoscan.WantType(i, "sum", wt, protoscan.Fixed64Type); werr == nil {
 				var u uint64
-				u, i, werr = fixed64(data, next)
+				u, i, werr = protoscan.Fixed64(data, next)
 				p.sum = math.Float64frombits(u)
 			}
 		case 8:
-			if werr = wantWire(i, "flags", wt, wireVarint); werr == nil {
+			if werr = protoscan.WantType(i, "flags", wt, protoscan.VarintType); werr == nil {
 				var u uint64
-				u, i, werr = uvarint(data, next)
+				u, i, werr = protoscan.Uvarint(data, next)
 				p.flags = uint32(u)
 			}
 		default:
-			i, werr = skip(data, next, wt)
+			i, werr = protoscan.Skip(data, next, wt)
 		}
 		if werr != nil {
 			return d.wireErr(werr)
@@ -610,20 +611,20 @@ func (d *decoder) protoSummaryPoint(start, end int) error {
 }
 
 // protoQuantile parses ValueAtQuantile{1 quantile, 2 value}.
-func protoQuantile(data []byte, start, end int) (quantile, *wireError) {
+func protoQuantile(data []byte, start, end int) (quantile, *protoscan.Error) {
 	var q quantile
 	data = data[:end]
 	for i := start; i < end; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return q, werr
 		}
 		if num == 1 || num == 2 {
-			if werr := wantWire(i, "quantile or value", wt, wireFixed64); werr != nil {
+			if werr := protoscan.WantType(i, "quantile or value", wt, protoscan.Fixed64Type); werr != nil {
 				return q, werr
 			}
 			var u uint64
-			if u, i, werr = fixed64(data, next); werr != nil {
+			if u, i, werr = protoscan.Fixed64(data, next); werr != nil {
 				return q, werr
 			}
 			if num == 1 {
@@ -633,7 +634,7 @@ func protoQuantile(data []byte, start, end int) (quantile, *wireError) {
 			}
 			continue
 		}
-		if i, werr = skip(data, next, wt); werr != nil {
+		if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 			return q, werr
 		}
 	}

@@ -3,6 +3,7 @@ package otlp
 import (
 	"strconv"
 
+	"github.com/premetrics/premetrics/ingest/internal/protoscan"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
@@ -53,7 +54,7 @@ func AppendResponse(dst []byte, enc Encoding, res *outcome.Result) []byte {
 	// ExportMetricsPartialSuccess{1 rejected_data_points int64,
 	// 2 error_message string}}.
 	var ps []byte
-	ps = appendVarint(ps, 1<<3|wireVarint)
+	ps = appendVarint(ps, 1<<3|protoscan.VarintType)
 	ps = appendVarint(ps, uint64(res.RejectedItems))
 	ps = appendBytesField(ps, 2, []byte(msg))
 	return appendBytesField(dst, 1, ps)
@@ -72,7 +73,7 @@ func AppendStatus(dst []byte, enc Encoding, code int32, msg string) []byte {
 		return append(dst, '}')
 	}
 	if code != 0 {
-		dst = appendVarint(dst, 1<<3|wireVarint)
+		dst = appendVarint(dst, 1<<3|protoscan.VarintType)
 		dst = appendVarint(dst, uint64(int64(code))) // int32: negative values sign-extend
 	}
 	if msg != "" {

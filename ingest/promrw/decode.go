@@ -11,6 +11,7 @@ import (
 	"github.com/golang/snappy"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/protoscan"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
@@ -84,16 +85,16 @@ func (p *parser) writeRequest() error {
 	data := p.data
 	series := 0
 	for i := 0; i < len(data); {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return protoError(msgV1, werr, "")
 		}
 		switch num {
 		case 1: // timeseries
-			if werr := wantWire(i, "timeseries", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "timeseries", wt, protoscan.BytesType); werr != nil {
 				return protoError(msgV1, werr, "")
 			}
-			start, end, werr := bytesField(data, next)
+			start, end, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", series))
 			}
@@ -104,24 +105,24 @@ func (p *parser) writeRequest() error {
 			series++
 			i = end
 		case 3: // metadata
-			if werr := wantWire(i, "metadata", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "metadata", wt, protoscan.BytesType); werr != nil {
 				return protoError(msgV1, werr, "")
 			}
-			_, end, werr := bytesField(data, next)
+			_, end, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				return protoError(msgV1, werr, fmt.Sprintf("metadata[%d]", p.res.Metadata))
 			}
 			p.res.Metadata++
 			i = end
 		case 4, 5:
-			if wt == wireBytes {
+			if wt == protoscan.BytesType {
 				// Not in a WriteRequest: the symbols and timeseries of a
 				// 2.0 Request, whose series would be skipped in silence.
-				return protoError(msgV1, wireErrorf(i, "field %d is not in a WriteRequest but is in a remote write 2.0 Request: send it with proto=%s", num, msgV2), "")
+				return protoError(msgV1, protoscan.Errorf(i, "field %d is not in a WriteRequest but is in a remote write 2.0 Request: send it with proto=%s", num, msgV2), "")
 			}
 			fallthrough
 		default:
-			end, werr := skip(data, next, wt)
+			end, werr := protoscan.Skip(data, next, wt)
 			if werr != nil {
 				return protoError(msgV1, werr, fmt.Sprintf("field %d", num))
 			}
@@ -182,18 +183,18 @@ func (p *parser) timeSeries(start, end, si int) error {
 				continue
 			}
 		}
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			b.AbandonSeries()
 			return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", si))
 		}
 		switch num {
 		case 1: // labels
-			if werr := wantWire(i, "labels", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "labels", wt, protoscan.BytesType); werr != nil {
 				b.AbandonSeries()
 				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", si))
 			}
-			ls, le, werr := bytesField(data, next)
+			ls, le, werr := protoscan.BytesField(data, next)
 			if werr == nil {
 				var name, value string
 				name, value, werr = parseLabel(data[ls:le], ls)
@@ -224,11 +225,11 @@ func (p *parser) timeSeries(start, end, si int) error {
 			b.AbandonSeries()
 			return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d].labels[%d]", si, labels))
 		case 2: // samples
-			if werr := wantWire(i, "samples", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "samples", wt, protoscan.BytesType); werr != nil {
 				b.AbandonSeries()
 				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", si))
 			}
-			ss, se, werr := bytesField(data, next)
+			ss, se, werr := protoscan.BytesField(data, next)
 			if werr == nil {
 				var ts int64
 				var v float64
@@ -245,11 +246,11 @@ func (p *parser) timeSeries(start, end, si int) error {
 			b.AbandonSeries()
 			return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d].samples[%d]", si, floats))
 		case 4: // histograms
-			if werr := wantWire(i, "histograms", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "histograms", wt, protoscan.BytesType); werr != nil {
 				b.AbandonSeries()
 				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", si))
 			}
-			_, he, werr := bytesField(data, next)
+			_, he, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				b.AbandonSeries()
 				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d].histograms[%d]", si, hist))
@@ -257,7 +258,7 @@ func (p *parser) timeSeries(start, end, si int) error {
 			hist++
 			i = he
 		default: // 3 exemplars and unknown fields
-			next, werr = skip(data, next, wt)
+			next, werr = protoscan.Skip(data, next, wt)
 			if werr != nil {
 				b.AbandonSeries()
 				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d] field %d", si, num))
@@ -329,17 +330,17 @@ func checkLabel(name, value string, lim outcome.Limits) problem {
 func labelsV1(raw []byte) iter.Seq2[string, string] {
 	return func(yield func(name, value string) bool) {
 		for i := 0; i < len(raw); {
-			num, wt, next, err := tag(raw, i)
+			num, wt, next, err := protoscan.Tag(raw, i)
 			if err != nil {
 				return
 			}
-			if num != 1 || wt != wireBytes {
-				if i, err = skip(raw, next, wt); err != nil {
+			if num != 1 || wt != protoscan.BytesType {
+				if i, err = protoscan.Skip(raw, next, wt); err != nil {
 					return
 				}
 				continue
 			}
-			start, end, err := bytesField(raw, next)
+			start, end, err := protoscan.BytesField(raw, next)
 			if err != nil {
 				return
 			}
@@ -354,7 +355,7 @@ func labelsV1(raw []byte) iter.Seq2[string, string] {
 
 // parseLabel parses a Label message; base is its offset in the request.
 // The strings alias data.
-func parseLabel(data []byte, base int) (name, value string, err *wireError) {
+func parseLabel(data []byte, base int) (name, value string, err *protoscan.Error) {
 	// Fast path: the encoding every sender produces for a non-empty name
 	// and value under 128 bytes: 0x0a len name 0x12 len value.
 	if len(data) >= 4 && data[0] == 0x0a && data[1] < 0x80 {
@@ -366,9 +367,9 @@ func parseLabel(data []byte, base int) (name, value string, err *wireError) {
 	return parseLabelSlow(data, base)
 }
 
-func parseLabelSlow(data []byte, base int) (name, value string, err *wireError) {
+func parseLabelSlow(data []byte, base int) (name, value string, err *protoscan.Error) {
 	for i := 0; i < len(data); {
-		num, wt, next, err := tag(data, i)
+		num, wt, next, err := protoscan.Tag(data, i)
 		if err != nil {
 			return "", "", rebase(err, base)
 		}
@@ -377,10 +378,10 @@ func parseLabelSlow(data []byte, base int) (name, value string, err *wireError) 
 			if num == 2 {
 				field = "value"
 			}
-			if err := wantWire(i, field, wt, wireBytes); err != nil {
+			if err := protoscan.WantType(i, field, wt, protoscan.BytesType); err != nil {
 				return "", "", rebase(err, base)
 			}
-			start, end, err := bytesField(data, next)
+			start, end, err := protoscan.BytesField(data, next)
 			if err != nil {
 				return "", "", rebase(err, base)
 			}
@@ -392,7 +393,7 @@ func parseLabelSlow(data []byte, base int) (name, value string, err *wireError) 
 			i = end
 			continue
 		}
-		if i, err = skip(data, next, wt); err != nil {
+		if i, err = protoscan.Skip(data, next, wt); err != nil {
 			return "", "", rebase(err, base)
 		}
 	}
@@ -400,7 +401,7 @@ func parseLabelSlow(data []byte, base int) (name, value string, err *wireError) 
 }
 
 // parseSample parses a Sample message; base is its offset in the request.
-func parseSample(data []byte, base int) (ts int64, v float64, err *wireError) {
+func parseSample(data []byte, base int) (ts int64, v float64, err *protoscan.Error) {
 	// Fast path: 0x09 value(8 bytes) 0x10 timestamp(varint), as sent.
 	if len(data) >= 11 && data[0] == 0x09 && data[9] == 0x10 {
 		if u, ok := uvarintEnd(data, 10); ok {
@@ -410,35 +411,35 @@ func parseSample(data []byte, base int) (ts int64, v float64, err *wireError) {
 	return parseSampleSlow(data, base)
 }
 
-func parseSampleSlow(data []byte, base int) (ts int64, v float64, err *wireError) {
+func parseSampleSlow(data []byte, base int) (ts int64, v float64, err *protoscan.Error) {
 	for i := 0; i < len(data); {
-		num, wt, next, err := tag(data, i)
+		num, wt, next, err := protoscan.Tag(data, i)
 		if err != nil {
 			return 0, 0, rebase(err, base)
 		}
 		switch num {
 		case 1:
-			if err := wantWire(i, "value", wt, wireFixed64); err != nil {
+			if err := protoscan.WantType(i, "value", wt, protoscan.Fixed64Type); err != nil {
 				return 0, 0, rebase(err, base)
 			}
 			var bits uint64
-			bits, i, err = fixed64(data, next)
+			bits, i, err = protoscan.Fixed64(data, next)
 			if err != nil {
 				return 0, 0, rebase(err, base)
 			}
 			v = math.Float64frombits(bits)
 		case 2:
-			if err := wantWire(i, "timestamp", wt, wireVarint); err != nil {
+			if err := protoscan.WantType(i, "timestamp", wt, protoscan.VarintType); err != nil {
 				return 0, 0, rebase(err, base)
 			}
 			var u uint64
-			u, i, err = uvarint(data, next)
+			u, i, err = protoscan.Uvarint(data, next)
 			if err != nil {
 				return 0, 0, rebase(err, base)
 			}
 			ts = int64(u)
 		default:
-			if i, err = skip(data, next, wt); err != nil {
+			if i, err = protoscan.Skip(data, next, wt); err != nil {
 				return 0, 0, rebase(err, base)
 			}
 		}
@@ -446,8 +447,8 @@ func parseSampleSlow(data []byte, base int) (ts int64, v float64, err *wireError
 	return ts, v, nil
 }
 
-func rebase(err *wireError, base int) *wireError {
-	err.off += base
+func rebase(err *protoscan.Error, base int) *protoscan.Error {
+	err.Off += base
 	return err
 }
 

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/protoscan"
 	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/internal/race"
 )
@@ -425,8 +426,8 @@ func TestVarintFastPaths(t *testing.T) {
 		enc := binary.AppendUvarint(nil, v)
 		for pad := 0; pad <= 9; pad++ {
 			data := append(make([]byte, pad), enc...)
-			if got, next, err := uvarint(data, pad); err != nil || got != v || next != len(data) {
-				t.Errorf("uvarint(%x, %d) = %d, %d, %v; want %d", data, pad, got, next, err, v)
+			if got, next, err := protoscan.Uvarint(data, pad); err != nil || got != v || next != len(data) {
+				t.Errorf("protoscan.Uvarint(%x, %d) = %d, %d, %v; want %d", data, pad, got, next, err, v)
 			}
 			got, ok := uvarintEnd(data, pad)
 			wantOK := len(enc) <= 8 && len(data) >= 8
@@ -443,7 +444,7 @@ func TestVarintFastPaths(t *testing.T) {
 	if _, ok := uvarintEnd([]byte{0, 0, 0, 0, 0, 0, 0x80, 0x80}, 6); ok {
 		t.Error("uvarintEnd accepted a truncated varint")
 	}
-	if _, _, err := uvarint([]byte{0x80, 0x80}, 0); err == nil {
+	if _, _, err := protoscan.Uvarint([]byte{0x80, 0x80}, 0); err == nil {
 		t.Error("uvarint accepted a truncated varint")
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/protoscan"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
@@ -87,18 +88,18 @@ func (p *parserV2) request() error {
 		tsFrom         = len(data) // the first timeseries field
 	)
 	for i := 0; i < len(data); {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return protoError(msgV2, werr, "")
 		}
 		switch num {
 		case 1, 2, 3:
-			return protoError(msgV2, wireErrorf(i, "field %d is reserved in remote write 2.0: is this a remote write 1.0 WriteRequest? Send it with proto=prometheus.WriteRequest", num), "")
+			return protoError(msgV2, protoscan.Errorf(i, "field %d is reserved in remote write 2.0: is this a remote write 1.0 WriteRequest? Send it with proto=prometheus.WriteRequest", num), "")
 		case 4: // symbols
-			if werr := wantWire(i, "symbols", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "symbols", wt, protoscan.BytesType); werr != nil {
 				return protoError(msgV2, werr, "")
 			}
-			_, end, werr := bytesField(data, next)
+			_, end, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				return protoError(msgV2, werr, fmt.Sprintf("symbols[%d]", nsym))
 			}
@@ -109,10 +110,10 @@ func (p *parserV2) request() error {
 			symTo = end
 			i = end
 		case 5: // timeseries
-			if werr := wantWire(i, "timeseries", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "timeseries", wt, protoscan.BytesType); werr != nil {
 				return protoError(msgV2, werr, "")
 			}
-			_, end, werr := bytesField(data, next)
+			_, end, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d]", series))
 			}
@@ -122,7 +123,7 @@ func (p *parserV2) request() error {
 			series++
 			i = end
 		default:
-			end, werr := skip(data, next, wt)
+			end, werr := protoscan.Skip(data, next, wt)
 			if werr != nil {
 				return protoError(msgV2, werr, fmt.Sprintf("field %d", num))
 			}
@@ -138,17 +139,17 @@ func (p *parserV2) request() error {
 
 	si := 0
 	for i := tsFrom; i < len(data); {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil { // checked by the first pass
 			return protoError(msgV2, werr, "")
 		}
 		if num != 5 {
-			if i, werr = skip(data, next, wt); werr != nil {
+			if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 				return protoError(msgV2, werr, "")
 			}
 			continue
 		}
-		start, end, werr := bytesField(data, next)
+		start, end, werr := protoscan.BytesField(data, next)
 		if werr != nil {
 			return protoError(msgV2, werr, "")
 		}
@@ -171,22 +172,22 @@ func (p *parserV2) symbols(from, to, nsym int) error {
 	p.allValid = true
 	k := 0
 	for i := from; i < to; {
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			return protoError(msgV2, werr, "")
 		}
 		if num != 4 {
-			if i, werr = skip(data, next, wt); werr != nil {
+			if i, werr = protoscan.Skip(data, next, wt); werr != nil {
 				return protoError(msgV2, werr, "")
 			}
 			continue
 		}
-		start, end, werr := bytesField(data, next)
+		start, end, werr := protoscan.BytesField(data, next)
 		if werr != nil {
 			return protoError(msgV2, werr, "")
 		}
 		if k == 0 && end > start {
-			return protoError(msgV2, wireErrorf(start, "the first symbol is %s; it must be the empty string", outcome.Quote(aliasString(data[start:end]))), "symbols[0]")
+			return protoError(msgV2, protoscan.Errorf(start, "the first symbol is %s; it must be the empty string", outcome.Quote(aliasString(data[start:end]))), "symbols[0]")
 		}
 		binary.LittleEndian.PutUint32(p.syms[8*k:], uint32(start))
 		binary.LittleEndian.PutUint32(p.syms[8*k+4:], uint32(end))
@@ -295,7 +296,7 @@ func (p *parserV2) timeSeries(start, end, si int) error {
 				continue
 			}
 		}
-		num, wt, next, werr := tag(data, i)
+		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
 			b.AbandonSeries()
 			return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d]", si))
@@ -303,8 +304,8 @@ func (p *parserV2) timeSeries(start, end, si int) error {
 		switch num {
 		case 1: // labels_refs, packed (as sent) or not
 			switch wt {
-			case wireBytes:
-				ls, le, werr := bytesField(data, next)
+			case protoscan.BytesType:
+				ls, le, werr := protoscan.BytesField(data, next)
 				if werr != nil {
 					b.AbandonSeries()
 					return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d].labels_refs", si))
@@ -316,7 +317,7 @@ func (p *parserV2) timeSeries(start, end, si int) error {
 						j++
 						continue
 					}
-					ref, nj, werr := uvarint(refs, j)
+					ref, nj, werr := protoscan.Uvarint(refs, j)
 					if werr != nil {
 						b.AbandonSeries()
 						return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d].labels_refs[%d]", si, s.refs))
@@ -325,8 +326,8 @@ func (p *parserV2) timeSeries(start, end, si int) error {
 					j = nj
 				}
 				i = le
-			case wireVarint:
-				ref, nj, werr := uvarint(data, next)
+			case protoscan.VarintType:
+				ref, nj, werr := protoscan.Uvarint(data, next)
 				if werr != nil {
 					b.AbandonSeries()
 					return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d].labels_refs[%d]", si, s.refs))
@@ -335,14 +336,14 @@ func (p *parserV2) timeSeries(start, end, si int) error {
 				i = nj
 			default:
 				b.AbandonSeries()
-				return protoError(msgV2, wrongWire(i, "labels_refs", wt, wireBytes), fmt.Sprintf("timeseries[%d]", si))
+				return protoError(msgV2, protoscan.WrongType(i, "labels_refs", wt, protoscan.BytesType), fmt.Sprintf("timeseries[%d]", si))
 			}
 		case 2: // samples
-			if werr := wantWire(i, "samples", wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, "samples", wt, protoscan.BytesType); werr != nil {
 				b.AbandonSeries()
 				return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d]", si))
 			}
-			ss, se, werr := bytesField(data, next)
+			ss, se, werr := protoscan.BytesField(data, next)
 			if werr == nil {
 				var ts int64
 				var v float64
@@ -360,11 +361,11 @@ func (p *parserV2) timeSeries(start, end, si int) error {
 			return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d].samples[%d]", si, floats))
 		case 3, 4, 5: // histograms, exemplars, metadata
 			field := messageFields[num]
-			if werr := wantWire(i, field, wt, wireBytes); werr != nil {
+			if werr := protoscan.WantType(i, field, wt, protoscan.BytesType); werr != nil {
 				b.AbandonSeries()
 				return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d]", si))
 			}
-			fs, fe, werr := bytesField(data, next)
+			fs, fe, werr := protoscan.BytesField(data, next)
 			if werr != nil {
 				b.AbandonSeries()
 				if num == 5 {
@@ -380,7 +381,7 @@ func (p *parserV2) timeSeries(start, end, si int) error {
 			}
 			i = fe
 		default: // 6 created_timestamp (before 2.0-rc.4) and unknown fields
-			next, werr = skip(data, next, wt)
+			next, werr = protoscan.Skip(data, next, wt)
 			if werr != nil {
 				b.AbandonSeries()
 				return protoError(msgV2, werr, fmt.Sprintf("timeseries[%d] field %d", si, num))
@@ -459,31 +460,31 @@ func (p *parserV2) labels(raw []byte) iter.Seq2[string, string] {
 			return yield(p.sym(nameRef), p.sym(ref))
 		}
 		for i := 0; i < len(raw); {
-			num, wt, next, err := tag(raw, i)
+			num, wt, next, err := protoscan.Tag(raw, i)
 			if err != nil {
 				return
 			}
 			switch {
-			case num == 1 && wt == wireBytes:
-				start, end, err := bytesField(raw, next)
+			case num == 1 && wt == protoscan.BytesType:
+				start, end, err := protoscan.BytesField(raw, next)
 				if err != nil {
 					return
 				}
 				refs := raw[:end]
 				for j := start; j < end; {
 					var ref uint64
-					if ref, j, err = uvarint(refs, j); err != nil || !pair(ref) {
+					if ref, j, err = protoscan.Uvarint(refs, j); err != nil || !pair(ref) {
 						return
 					}
 				}
 				i = end
-			case num == 1 && wt == wireVarint:
+			case num == 1 && wt == protoscan.VarintType:
 				var ref uint64
-				if ref, i, err = uvarint(raw, next); err != nil || !pair(ref) {
+				if ref, i, err = protoscan.Uvarint(raw, next); err != nil || !pair(ref) {
 					return
 				}
 			default:
-				if i, err = skip(raw, next, wt); err != nil {
+				if i, err = protoscan.Skip(raw, next, wt); err != nil {
 					return
 				}
 			}

@@ -3,6 +3,7 @@ package promrw
 import (
 	"fmt"
 
+	"github.com/premetrics/premetrics/ingest/internal/protoscan"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
@@ -26,9 +27,9 @@ func tooLargeError(n, limit int) error {
 
 // protoError reports werr inside the message named msg; path names the
 // protobuf element ("timeseries[3].labels[1]"), or is empty.
-func protoError(msg string, werr *wireError, path string) error {
+func protoError(msg string, werr *protoscan.Error, path string) error {
 	if path == "" {
-		return &outcome.Error{Kind: outcome.KindMalformed, Msg: fmt.Sprintf("cannot parse %s at decoded byte %d: %s", msg, werr.off, werr.msg)}
+		return &outcome.Error{Kind: outcome.KindMalformed, Msg: fmt.Sprintf("cannot parse %s at decoded byte %d: %s", msg, werr.Off, werr.Msg)}
 	}
-	return &outcome.Error{Kind: outcome.KindMalformed, Msg: fmt.Sprintf("cannot parse %s: %s at decoded byte %d: %s", msg, path, werr.off, werr.msg)}
+	return &outcome.Error{Kind: outcome.KindMalformed, Msg: fmt.Sprintf("cannot parse %s: %s at decoded byte %d: %s", msg, path, werr.Off, werr.Msg)}
 }

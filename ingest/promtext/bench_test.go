@@ -5,12 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/premetrics/premetrics/batch"
-	"github.com/premetrics/premetrics/ingest/outcome"
-	"github.com/premetrics/premetrics/internal/race"
+	"github.com/premetrics/premetrics/ingest/internal/decodertest"
 )
-
-var benchLimits = outcome.Limits{MaxLabelsPerSeries: 64, MaxLabelNameLength: 256, MaxLabelValueLength: 4096, MaxLineBytes: 64 << 10}
 
 // scrapeBody returns lines (metadata included) like a node exporter
 // scrape: cpu counters, filesystem and network gauges, a go summary and
@@ -73,36 +69,13 @@ func scrapeBody(lines int) (body []byte, samples int) {
 
 func BenchmarkDecode(b *testing.B) {
 	body, samples := scrapeBody(1000)
-	dst := &batch.Batch{}
-	var res outcome.Result
-	b.ReportAllocs()
-	b.SetBytes(int64(len(body)))
-	for b.Loop() {
-		dst.Reset()
-		if err := Decode(body, dst, benchLimits, Options{Now: 1700000000000}, &res); err != nil || res.Samples != samples {
-			b.Fatalf("err %v, %d samples, want %d", err, res.Samples, samples)
-		}
-	}
-	b.ReportMetric(float64(samples)*float64(b.N)/b.Elapsed().Seconds(), "samples/s")
+	dec.Benchmark(b, body, decodertest.BenchLimits, Options{Now: 1700000000000}, samples)
 }
 
 func TestDecodeZeroAllocSteadyState(t *testing.T) {
-	if race.Enabled {
-		t.Skip("the race detector allocates")
-	}
 	body, samples := scrapeBody(300)
 	// Escapes and quoted names take the arena path.
 	body = append(body, "{\"my.metric\", \"my.label\"=\"a\\\"b\"} 1\nm{a=\"x\\\\y\\nz\"} NaN 5\n"...)
 	samples += 2
-	b := &batch.Batch{}
-	var res outcome.Result
-	allocs := testing.AllocsPerRun(20, func() {
-		b.Reset()
-		if err := Decode(body, b, benchLimits, Options{}, &res); err != nil || res.Samples != samples || res.RejectedItems != 0 {
-			t.Fatalf("err %v, result %+v, want %d samples", err, res, samples)
-		}
-	})
-	if allocs != 0 {
-		t.Errorf("%v allocs/op, want 0", allocs)
-	}
+	dec.CheckZeroAlloc(t, body, decodertest.BenchLimits, Options{}, samples)
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/promname"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
@@ -213,7 +214,7 @@ func metadata(text []byte, i int) problem {
 		if _, ne, ok = scanQuoted(s, j); !ok {
 			return at(malformed(j, "unterminated quoted metric name"))
 		}
-	case isMetricStart(s[j]):
+	case promname.IsNameStart(s[j], true):
 		ne = scanName(s, j, true)
 	default:
 		return at(malformedTok(j, "invalid metric name", s[j:scanToken(s, j)]))
@@ -317,7 +318,7 @@ func (p *parser) sample(text []byte, i int) problem {
 func (p *parser) sampleLabels(s []byte, i int) problem {
 	hasName := false
 	switch {
-	case isMetricStart(s[i]):
+	case promname.IsNameStart(s[i], true):
 		j := scanName(s, i, true)
 		p.addLabel(batch.MetricName, aliasString(s[i:j]))
 		hasName = true
@@ -403,7 +404,7 @@ func (p *parser) labelItem(s []byte, i int, hasName *bool) (int, problem) {
 		}
 		name = p.name(p.unescape(q), false)
 		i = j
-	case isLabelStart(s[i]):
+	case promname.IsNameStart(s[i], false):
 		j := scanName(s, i, false)
 		name = aliasString(s[i:j])
 		k := skipBlanks(s, j)
@@ -457,11 +458,11 @@ func (p *parser) unescape(q []byte) string {
 // name returns s as a valid metric name (colonOK) or label name: s itself
 // when it is one, else sanitized into the arena.
 func (p *parser) name(s string, colonOK bool) string {
-	if s == "" || isValidName(s, colonOK) {
+	if s == "" || promname.IsValid(s, colonOK) {
 		return s
 	}
 	buf := p.b.Bytes(len(s) + 1)
-	return aliasString(prefixDigit(buf, sanitizeInto(buf[1:], s, colonOK)))
+	return aliasString(promname.PrefixDigit(buf, promname.SanitizeInto(buf[1:], s, colonOK)))
 }
 
 // duplicateDetail parses the line again, recording the label names, to
@@ -521,6 +522,8 @@ var tsProblemText = [...]struct{ msg, tail string }{
 	tsNegative: {"timestamp", " is negative (before 1970)"},
 	tsRange:    {"timestamp", " out of range"},
 }
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // parseTimestamp parses a non-negative decimal int64 of milliseconds.
 func parseTimestamp(s []byte) (int64, int) {

@@ -2,26 +2,13 @@ package promtext
 
 import (
 	"errors"
-	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/decodertest"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
-
-var testLimits = outcome.Limits{MaxLabelsPerSeries: 5, MaxLabelNameLength: 16, MaxLabelValueLength: 32, MaxLineBytes: 200}
-
-func decode(t *testing.T, body string, opts Options) (*batch.Batch, *outcome.Result) {
-	t.Helper()
-	b := &batch.Batch{}
-	res := &outcome.Result{}
-	if err := Decode([]byte(body), b, testLimits, opts, res); err != nil {
-		t.Fatalf("Decode: %v", err)
-	}
-	checkContract(t, b, testLimits, res)
-	return b, res
-}
 
 func TestDecodeAccepts(t *testing.T) {
 	tests := []struct {
@@ -103,8 +90,8 @@ func TestDecodeAccepts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b, res := decode(t, tt.body, Options{Now: 5})
-			if got := render(b); got != tt.want {
+			b, res := dec.Check(t, tt.body, Options{Now: 5})
+			if got := decodertest.Render(b); got != tt.want {
 				t.Errorf("batch:\n got %s\nwant %s", got, tt.want)
 			}
 			if res.Items != tt.items || res.Metadata != tt.meta || res.RejectedItems != 0 {
@@ -181,30 +168,20 @@ func TestDecodeRejects(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.line, func(t *testing.T) {
 			body := "good 1\n" + tt.line + "\r\ngood 2 5\n"
-			b, res := decode(t, body, Options{})
-			if got, want := render(b), "good{} 1 @0\ngood{} 2 @5\n"; got != want {
-				t.Errorf("batch:\n got %s\nwant %s", got, want)
-			}
+			b, res := dec.Check(t, body, Options{})
 			samples := 1
 			if tt.meta {
 				samples = 0
 			}
-			want := []outcome.Rejection{{Item: 2, ItemKind: "line", Series: tt.series, Reason: tt.reason, Samples: samples, Detail: tt.detail}}
-			if !reflect.DeepEqual(res.Rejected, want) {
-				t.Errorf("rejections:\n got %+v\nwant %+v", res.Rejected, want)
-			}
-			wantRes := outcome.Result{Items: 3, Series: 2, Samples: 2, Rejected: res.Rejected, RejectedItems: 1, RejectedSamples: samples}
-			wantRes.RejectedByReason[tt.reason] = 1
-			if !reflect.DeepEqual(*res, wantRes) {
-				t.Errorf("result:\n got %+v\nwant %+v", *res, wantRes)
-			}
+			decodertest.CheckOneRejected(t, b, res, "good{} 1 @0\ngood{} 2 @5\n",
+				outcome.Rejection{Item: 2, ItemKind: "line", Series: tt.series, Reason: tt.reason, Samples: samples, Detail: tt.detail})
 		})
 	}
 }
 
 func TestDecodeManyRejections(t *testing.T) {
 	body := strings.Repeat("bad\n", 12) + "ok 1\n"
-	b, res := decode(t, body, Options{})
+	b, res := dec.Check(t, body, Options{})
 	if b.Len() != 1 || res.RejectedItems != 12 || len(res.Rejected) != outcome.MaxRejectionDetails || res.RejectedByReason[outcome.ReasonMalformed] != 12 {
 		t.Fatalf("got %d series, result %+v", b.Len(), res)
 	}
@@ -216,27 +193,8 @@ func TestDecodeManyRejections(t *testing.T) {
 }
 
 func TestDecodeDoesNotRetainBodyAndAppends(t *testing.T) {
-	b := &batch.Batch{}
-	b.AppendSeries([]batch.Label{{Name: batch.MetricName, Value: "before"}}, []batch.Sample{{Timestamp: 1, Value: 1}})
-	body := []byte("m{a=\"x\",b=\"y\\\"z\"} 1 2\n{\"q.n\", \"l.n\"=\"v\"} 3 4\n")
-	orig := string(body)
-	var res outcome.Result
-	if err := Decode(body, b, testLimits, Options{}, &res); err != nil {
-		t.Fatal(err)
-	}
-	if string(body) != orig {
-		t.Fatal("Decode modified body")
-	}
-	want := "before{} 1 @1\nm{a=\"x\", b=\"y\\\"z\"} 1 @2\nq_n{l_n=\"v\"} 3 @4\n"
-	for i := range body {
-		body[i] = 'X'
-	}
-	if got := render(b); got != want {
-		t.Errorf("after the body was overwritten:\n got %s\nwant %s", got, want)
-	}
-	if res.Series != 2 || res.Samples != 2 {
-		t.Errorf("result %+v counts the series that were there before", res)
-	}
+	dec.CheckAppends(t, "m{a=\"x\",b=\"y\\\"z\"} 1 2\n{\"q.n\", \"l.n\"=\"v\"} 3 4\n", decodertest.Limits, Options{},
+		"m{a=\"x\", b=\"y\\\"z\"} 1 @2\nq_n{l_n=\"v\"} 3 @4\n")
 }
 
 func TestDecodeRequestErrors(t *testing.T) {
@@ -246,7 +204,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 	if !errors.Is(err, outcome.ErrTooLarge) || err.Error() != "body is 4 bytes, limit 3" || b.Len() != 0 {
 		t.Errorf("over MaxDecodedBytes: got %v, %d series", err, b.Len())
 	}
-	if err := Decode(nil, b, testLimits, Options{}, &res); err != nil || b.Len() != 0 || res.Items != 0 {
+	if err := Decode(nil, b, decodertest.Limits, Options{}, &res); err != nil || b.Len() != 0 || res.Items != 0 {
 		t.Errorf("empty body: %v, %d series, %+v", err, b.Len(), res)
 	}
 }

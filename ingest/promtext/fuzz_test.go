@@ -12,11 +12,9 @@ import (
 	"github.com/prometheus/prometheus/model/textparse"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/decodertest"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
-
-// fuzzLimits are small so the fuzzer reaches every rejection.
-var fuzzLimits = outcome.Limits{MaxLabelsPerSeries: 5, MaxLabelNameLength: 12, MaxLabelValueLength: 24, MaxLineBytes: 120}
 
 const fuzzNow = 1700000000000
 
@@ -41,46 +39,23 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		orig := bytes.Clone(body)
-		b := &batch.Batch{}
-		var res outcome.Result
-		if err := Decode(body, b, fuzzLimits, Options{Now: fuzzNow}, &res); err != nil {
-			t.Fatalf("Decode: %v", err)
-		}
-		if !bytes.Equal(body, orig) {
-			t.Fatal("Decode modified body")
-		}
-		checkContract(t, b, fuzzLimits, &res)
-		got := render(b)
-		for i := range body {
-			body[i] = 0
-		}
-		if render(b) != got {
-			t.Fatal("series alias the body")
-		}
+		_, res, got := dec.CheckFuzz(t, body, decodertest.FuzzLimits, Options{Now: fuzzNow})
 
 		// Lines are independent: decoding them one by one gives the same
 		// series and counts.
-		var one strings.Builder
-		items, meta, rejected, n := 0, 0, 0, 0
-		for line := range bytes.Lines(orig) {
-			n++
-			bl := &batch.Batch{}
-			var r outcome.Result
-			if err := Decode(line, bl, fuzzLimits, Options{Now: fuzzNow}, &r); err != nil {
-				t.Fatalf("Decode line %d: %v", n, err)
-			}
-			one.WriteString(render(bl))
+		one, results := dec.DecodeLines(t, body, decodertest.FuzzLimits, Options{Now: fuzzNow})
+		items, meta, rejected := 0, 0, 0
+		for _, r := range results {
 			items += r.Items
 			meta += r.Metadata
 			rejected += r.RejectedItems
 		}
-		if one.String() != got || items != res.Items || meta != res.Metadata || rejected != res.RejectedItems {
+		if one != got || items != res.Items || meta != res.Metadata || rejected != res.RejectedItems {
 			t.Fatalf("line by line: %d items, %d metadata, %d rejected, series\n%s\nin one body: %d, %d, %d, series\n%s",
-				items, meta, rejected, one.String(), res.Items, res.Metadata, res.RejectedItems, got)
+				items, meta, rejected, one, res.Items, res.Metadata, res.RejectedItems, got)
 		}
 
-		compareWithPrometheus(t, orig)
+		compareWithPrometheus(t, body)
 	})
 }
 
@@ -160,9 +135,9 @@ func compareWithPrometheus(t *testing.T, body []byte) {
 		legacy := true
 		for _, l := range w.ls {
 			if l.Name == batch.MetricName {
-				legacy = legacy && isMetricName(l.Value) // Prometheus keeps leading blanks in the name
+				legacy = legacy && decodertest.IsMetricName(l.Value) // Prometheus keeps leading blanks in the name
 			} else {
-				legacy = legacy && isPromLabelName(l.Name)
+				legacy = legacy && decodertest.IsLabelName(l.Name)
 			}
 		}
 		if legacy && !batch.Equal(s.Labels, w.ls) {
