@@ -60,16 +60,6 @@ func unescapeInto(dst, tok []byte) int {
 	return w
 }
 
-// hasBackslash reports whether tok holds an escape.
-func hasBackslash(tok []byte) bool {
-	for _, c := range tok {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
-}
-
 // unescapeString returns tok unescaped in new memory, for messages.
 func unescapeString(tok []byte) string {
 	buf := make([]byte, len(tok))
