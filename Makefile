@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Packages whose tests start goroutines; they run under the race detector.
-RACE_PKGS := ./batch/... ./rules/... ./aggregate/... ./remotewrite/... ./ingest/... ./pipeline/...
+RACE_PKGS := ./batch/... ./rules/... ./aggregate/... ./remotewrite/... ./ingest/... ./pipeline/... ./configtest/... ./internal/logthrottle/...
 
 .PHONY: all build deps demo test unit e2e lint fmt loadtest bench bench-go clean
 
@@ -30,8 +30,9 @@ test: deps lint
 	@# The race detector makes sync.Pool drop items, so the zero-allocation
 	@# tests skip themselves under it: run them once without.
 	$(GO) test -count=1 -run 'Alloc' ./rules/... ./aggregate ./remotewrite ./ingest/...
-	PREMETRICS_REQUIRE_E2E=1 $(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -E '/(batch|rules|aggregate|remotewrite|ingest|pipeline)(/|$$)')
+	PREMETRICS_REQUIRE_E2E=1 $(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -E '/(batch|rules|aggregate|remotewrite|ingest|pipeline|configtest|internal/logthrottle)(/|$$)')
 	$(GO) run ./cmd/premetrics check config.example.yaml
+	$(GO) run ./cmd/premetrics test config.example.test.yaml
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -43,7 +44,9 @@ fmt:
 
 # The load generator against a running premetrics (default remote write
 # to http://127.0.0.1:9201/api/v1/write; -protocol json: vehicle events to
-# /api/v1/push/vehicles; -protocol influx: line protocol to /write), e.g.
+# /api/v1/push/vehicles; influx: line protocol to /write; otlp: OTLP/HTTP
+# protobuf to /v1/metrics; prometheus_text: /api/v1/import/prometheus;
+# mqtt: vehicle events published to -mqtt-broker tcp://127.0.0.1:1883), e.g.
 # make loadtest ARGS="-rate 1000000 -duration 60s -series 100000",
 # make loadtest ARGS="-protocol json -rate 200000 -duration 60s".
 loadtest:

@@ -36,6 +36,9 @@ type Options struct {
 	Logger           *slog.Logger
 	// RetryAfter is the hint given to clients while sinks are full.
 	RetryAfter time.Duration
+	// Now is the wall clock Ingest judges lateness by; nil: time.Now.
+	// premetrics test drives it.
+	Now func() time.Time
 }
 
 // Pipeline runs batches through the stages. Ingest is safe for concurrent
@@ -65,6 +68,9 @@ func New(opts Options) *Pipeline {
 	}
 	if opts.RetryAfter <= 0 {
 		opts.RetryAfter = time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	p := &Pipeline{
 		opts:          opts,
@@ -97,7 +103,7 @@ func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
 	if len(b.Series) == 0 {
 		return nil
 	}
-	now := time.Now()
+	now := p.opts.Now()
 	sc.marks = resetMarks(sc.marks, len(b.Series))
 	for _, a := range p.opts.Aggregations {
 		a.Push(b, sc.marks, now)

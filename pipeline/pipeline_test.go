@@ -313,3 +313,54 @@ func (s *partSink) Enqueue(_ context.Context, b *batch.Batch) error {
 }
 
 func (s *partSink) Full() bool { return false }
+
+// Ingest judges lateness by Options.Now: the same sample is aggregated
+// when the clock is inside its window's lateness and late after it.
+func TestIngestUsesOptionsNow(t *testing.T) {
+	const ts = 1_700_000_000_000 // the window [ts, ts+10s) with lateness 5s takes samples until now passes ts+15s
+	for _, c := range []struct {
+		clock int64
+		late  float64
+	}{{ts + 15_000, 0}, {ts + 15_001, 1}} {
+		var cfg aggregate.Config
+		if err := yaml.Unmarshal([]byte(`{name: w, match: x, interval: 10s, lateness: 5s, outputs: [count_samples]}`), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		reg := prometheus.NewRegistry()
+		a, err := aggregate.New(cfg, aggregate.Options{Metrics: aggregate.NewMetrics(reg)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clock := time.UnixMilli(c.clock)
+		p := New(Options{Aggregations: []*aggregate.Aggregator{a}, Sinks: []Sink{&sink{}}, Now: func() time.Time { return clock }})
+		if err := p.Ingest(context.Background(), input(ts, `x{a="1"}`)); err != nil {
+			t.Fatal(err)
+		}
+		if got := lateSamples(t, reg, "w"); got != c.late {
+			t.Errorf("clock at window start + %d ms: %g late samples, want %g", c.clock-ts, got, c.late)
+		}
+	}
+}
+
+// lateSamples reads premetrics_aggregate_late_samples_total of aggregation
+// name from reg (0 when absent).
+func lateSamples(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "premetrics_aggregate_late_samples_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "aggregation" && l.GetValue() == name {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}

@@ -47,11 +47,12 @@ func BenchmarkRender(b *testing.B) {
 	}
 }
 
-// BenchmarkRenderText is BenchmarkRender for JSON events and Influx lines
-// of the fleet: copying a 1000-line body and rewriting its values and
+// BenchmarkRenderText is BenchmarkRender for the other protocols (JSON
+// events, Influx and Prometheus text lines, OTLP data points) of the
+// fleet: copying a 1000-sample body and rewriting its values and
 // timestamps.
 func BenchmarkRenderText(b *testing.B) {
-	for _, protocol := range []string{ProtocolJSON, ProtocolInflux} {
+	for _, protocol := range []string{ProtocolJSON, ProtocolInflux, ProtocolPrometheusText, ProtocolOTLP} {
 		b.Run(protocol, func(b *testing.B) {
 			p, err := NewPlan(Shape{Schema: SchemaFleet, Protocol: protocol, Series: 100_000, ValueTicks: 8}, 1000)
 			if err != nil {

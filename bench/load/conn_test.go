@@ -77,7 +77,7 @@ func TestConnSenderOverLoopback(t *testing.T) {
 }
 
 func TestConnSenderRefusesHTTPS(t *testing.T) {
-	if _, err := newConnSender("https://127.0.0.1/api/v1/write", time.Second, nil); err == nil || !strings.Contains(err.Error(), "plain http only") {
+	if _, err := newConnSender("https://127.0.0.1/api/v1/write", time.Second, ProtocolRemoteWrite); err == nil || !strings.Contains(err.Error(), "plain http only") {
 		t.Errorf("got %v", err)
 	}
 }

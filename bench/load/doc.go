@@ -1,7 +1,8 @@
 // Package load is an open-loop, rate-controlled generator of push load —
-// Prometheus remote write 1.0, JSON events (NDJSON) or Influx line
-// protocol — for bench/cmd/loadgen (`make loadtest`) and the benchmark
-// harness (`make bench`). It sends to loopback addresses only
+// Prometheus remote write 1.0, JSON events (NDJSON), Influx line
+// protocol, OTLP/HTTP protobuf, Prometheus text, or JSON events published
+// to an MQTT broker — for bench/cmd/loadgen (`make loadtest`) and the
+// benchmark harness (`make bench`). It sends to loopback addresses only
 // (bench/loopback).
 //
 // # Series
@@ -20,9 +21,12 @@
 //
 // Shape.Protocol chooses the encoding of the same series:
 //
-//	remote_write  snappy protobuf WriteRequest, one sample per series   POST /api/v1/write
-//	json          NDJSON, one event per sample                          POST /api/v1/push/{name}
-//	influx        line protocol, one line per sample, ns timestamps     POST /write
+//	remote_write     snappy protobuf WriteRequest, one sample per series     POST /api/v1/write
+//	json             NDJSON, one event per sample                            POST /api/v1/push/{name}
+//	influx           line protocol, one line per sample, ns timestamps       POST /write
+//	otlp             ExportMetricsServiceRequest, one data point per sample  POST /v1/metrics
+//	prometheus_text  text format, one line per sample, ms timestamps         POST /api/v1/import/prometheus
+//	mqtt             the json bodies, one per message, QoS 1                 PUBLISH <topic of the connection>
 //
 // JSON with the fleet schema is the vehicle events of SCENARIOS.md
 // ({"eventType":"IC_RPM","vehicleId":…,"region":…,"timestamp":…,"measurement":…},
@@ -34,7 +38,16 @@
 // metric name at its first '_' into measurement and field
 // (vehicle,engine=ic,model=…,region=New\ Zealand,vehicle_id=… rpm=2356 <ns>),
 // which the Influx decoder joins back, so they decode to exactly the
-// series of remote write. Text bodies are not compressed.
+// series of remote write. OTLP has a Metric per metric name of a body,
+// gauges and counters as monotonic cumulative Sums, named as
+// OpenTelemetry would (vehicle.rpm, unit {rpm}; vehicle.distance, unit
+// m) so that premetrics' OTLP naming gives back the same series
+// (vehicle_rpm, vehicle_distance_meters_total; bench_counter_<i> gets its
+// _total), the labels as data point attributes, and no resource or scope
+// attributes (which would add job, instance, otel_scope_name labels;
+// otlp.go). Prometheus text lines are the remote write series as written
+// in an exposition, grouped by metric under # TYPE lines. Text and OTLP
+// bodies are not compressed.
 //
 // # Pre-encoded bodies
 //
@@ -42,7 +55,8 @@
 // batch of series, one sample per series; a tick (every series once) is
 // one round over the bodies. Text bodies (text.go) keep a fixed-width
 // hole per value, timestamp and (with churn) device id, padded with
-// spaces that both formats allow. The snappy block of remote write is
+// spaces that the formats allow; OTLP bodies (otlp.go) have fixed64 value
+// and time_unix_nano fields, so nothing changes length either. The snappy block of remote write is
 // produced by this package's own encoder (snappy.go), which keeps the
 // bytes that change between sends out of back-references:
 //
@@ -73,8 +87,13 @@
 // never accumulates; when a connection is still busy its requests leave
 // late ("behind schedule", reported as maximum, mean and final) and catch
 // up as soon as it is free. Answers do not change the offered load: 429,
-// 5xx and 400 are counted, never retried. The Summary (JSON) reports offered, achieved, accepted and
-// sustained rates, answers by status, and the generator's own CPU time.
+// 5xx and 400 are counted, never retried; the data points an OTLP 200
+// reports rejected (partial_success) are counted as rejected. With MQTT
+// a connection is a paho client publishing to its own topic, with up to
+// MQTTOptions.Inflight publishes waiting for their PUBACK (mqtt.go); a
+// PUBACK counts as accepted. The Summary (JSON) reports offered,
+// achieved, accepted and sustained rates, answers by status, and the
+// generator's own CPU time.
 //
 // # Concurrency and memory
 //

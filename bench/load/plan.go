@@ -35,6 +35,7 @@ type Plan struct {
 // how its value is computed.
 type layout struct {
 	kind   uint8
+	name   string // the metric name, also the __name__ of labels
 	labels []labelSpec
 	// width is the size of the value's hole in text bodies (JSON, Influx):
 	// the longest text of a value of this kind.
@@ -110,7 +111,7 @@ func NewPlan(shape Shape, seriesPerRequest int) (*Plan, error) {
 		p.idPrefix = "d"
 		p.layouts = genericLayouts(&shape)
 	}
-	text := shape.protocol() != ProtocolRemoteWrite
+	text := shape.text()
 	p.values = newValues(&shape, f, text)
 	if text {
 		p.setWidths()
@@ -125,10 +126,14 @@ func NewPlan(shape Shape, seriesPerRequest int) (*Plan, error) {
 		var bd body
 		var err error
 		switch shape.protocol() {
-		case ProtocolJSON:
-			bd, err = b.textBody(first, n, (*builder).jsonLine)
+		case ProtocolJSON, ProtocolMQTT:
+			bd, err = b.textBody(first, n, (*builder).jsonLine, false)
 		case ProtocolInflux:
-			bd, err = b.textBody(first, n, (*builder).influxLine)
+			bd, err = b.textBody(first, n, (*builder).influxLine, false)
+		case ProtocolPrometheusText:
+			bd, err = b.textBody(first, n, (*builder).promLine, true)
+		case ProtocolOTLP:
+			bd, err = b.otlpBody(first, n)
 		default:
 			bd, err = b.body(first, n)
 		}
@@ -164,7 +169,7 @@ func genericLayouts(s *Shape) []layout {
 		ls := append(extraLabels(s),
 			labelSpec{name: "__name__", value: name},
 			labelSpec{name: LabelDevice, src: srcID})
-		out[m] = layout{kind: kind, labels: sortLabels(ls)}
+		out[m] = layout{kind: kind, name: name, labels: sortLabels(ls)}
 	}
 	return out
 }
@@ -175,13 +180,13 @@ func fleetLayouts(s *Shape) []layout {
 			labelSpec{name: "__name__", value: name},
 			labelSpec{name: fleet.LabelVehicleID, src: srcID},
 			labelSpec{name: fleet.LabelRegion, src: srcRegion})
-		if s.protocol() != ProtocolJSON { // the vehicle events have no model
+		if !s.events() { // the vehicle events have no model
 			ls = append(ls, labelSpec{name: fleet.LabelModel, src: srcModel})
 		}
 		if engine != "" {
 			ls = append(ls, labelSpec{name: fleet.LabelEngine, value: engine})
 		}
-		return layout{kind: kind, labels: sortLabels(ls)}
+		return layout{kind: kind, name: name, labels: sortLabels(ls)}
 	}
 	out := []layout{
 		mk(kindICRPM, fleet.MetricRPM, fleet.EngineIC),

@@ -75,7 +75,7 @@ func (p *Plan) CheckChurn(churned int64) error {
 }
 
 // Render appends to dst[:0] the body of template j for its send number
-// tick: every sample stamped tsMs (Unix ms, within [2^35, 2^42)) with the
+// tick: every sample stamped tsMs (Unix ms, see CheckTimestamp) with the
 // value of that send, and, with churn, the ids of the devices as of
 // churned replacements (see Churned). It returns the body and its number
 // of samples, and allocates only when dst is too small.
@@ -84,8 +84,11 @@ func (p *Plan) CheckChurn(churned int64) error {
 // g = ⌊(c−1−d)/devices⌋+1 (replacements go round the devices in order),
 // and its id is g×devices+d, so ids never repeat.
 func (p *Plan) Render(dst []byte, j int, tick int64, tsMs int64, churned int64) ([]byte, int) {
-	if p.shape.protocol() != ProtocolRemoteWrite {
+	switch {
+	case p.shape.text():
 		return p.renderText(dst, j, tick, tsMs, churned)
+	case p.shape.protocol() == ProtocolOTLP:
+		return p.renderOTLP(dst, j, tick, tsMs, churned)
 	}
 	b := &p.bodies[j]
 	dst = append(dst[:0], b.data...)
@@ -120,8 +123,11 @@ func (p *Plan) deviceID(dev int, churned int64) int64 {
 // CheckTimestamp reports whether tsMs can be rendered in the plan's
 // protocol.
 func (p *Plan) CheckTimestamp(tsMs int64) error {
-	if p.shape.protocol() != ProtocolRemoteWrite {
+	switch {
+	case p.shape.text():
 		return checkTextTimestamp(tsMs)
+	case p.shape.protocol() == ProtocolOTLP:
+		return checkOTLPTimestamp(tsMs)
 	}
 	return CheckTimestamp(tsMs)
 }

@@ -18,17 +18,23 @@ import (
 // Options configure a Run.
 type Options struct {
 	// URL is the endpoint of the plan's protocol (/api/v1/write,
-	// /api/v1/push/{name}, /write); only loopback hosts are accepted.
+	// /api/v1/push/{name}, /write, /v1/metrics,
+	// /api/v1/import/prometheus); only loopback hosts are accepted.
+	// Unused with ProtocolMQTT.
 	URL string
+	// MQTT configures the publishers of ProtocolMQTT; MQTT.Broker is set
+	// exactly when the plan's protocol is ProtocolMQTT.
+	MQTT MQTTOptions
 	// Rate is the offered load in samples per second.
 	Rate float64
 	// Duration bounds the schedule: requests due before it are sent.
 	Duration time.Duration
 	// Connections is the number of keep-alive connections, each with at
-	// most one request in flight. Body j always goes over connection
-	// j mod Connections (connections beyond the number of bodies idle).
+	// most one request in flight (MQTT: MQTT.Inflight publishes). Body j
+	// always goes over connection j mod Connections (connections beyond
+	// the number of bodies idle).
 	Connections int
-	// Timeout bounds one request.
+	// Timeout bounds one request (MQTT: a connection attempt, a PUBACK).
 	Timeout time.Duration
 	// Progress prints a line to ProgressOut at this interval (0: never).
 	Progress    time.Duration
@@ -41,7 +47,9 @@ type Options struct {
 // Validate reports every invalid option, naming its flag.
 func (o *Options) Validate() error {
 	var errs []error
-	if err := loopback.CheckURL(o.URL); err != nil {
+	if o.MQTT.Broker != "" {
+		errs = append(errs, o.MQTT.validate()...)
+	} else if err := loopback.CheckURL(o.URL); err != nil {
 		errs = append(errs, err)
 	}
 	if !(o.Rate > 0) || math.IsInf(o.Rate, 0) {
@@ -127,23 +135,45 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Summary, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
+	if mqtt := p.Protocol() == ProtocolMQTT; mqtt != (opts.MQTT.Broker != "") {
+		if mqtt {
+			return nil, errNoBroker
+		}
+		return nil, fmt.Errorf("-mqtt-broker: only with -protocol %s, not %s", ProtocolMQTT, p.Protocol())
+	}
 	sched := newSchedule(p, opts.Rate, opts.Duration)
 	lastChurn := p.Churned(sched.tickStart(max(sched.total-1, 0) / sched.bodies))
 	if err := p.CheckChurn(lastChurn); err != nil {
 		return nil, err
 	}
-	senders := make([]sender, opts.Connections)
-	for i := range senders {
-		if opts.Client != nil {
-			senders[i] = &httpSender{url: opts.URL, headers: headersFor(p.Protocol()), client: opts.Client}
+	var senders []sender
+	var pubs []*publisher
+	for w := range opts.Connections {
+		if opts.MQTT.Broker != "" {
+			pub, err := newPublisher(&opts.MQTT, w, opts.Timeout)
+			if err != nil {
+				return nil, err
+			}
+			pubs = append(pubs, pub)
 			continue
 		}
-		s, err := newConnSender(opts.URL, opts.Timeout, headersFor(p.Protocol()))
+		if opts.Client != nil {
+			senders = append(senders, &httpSender{url: opts.URL, protocol: p.Protocol(), client: opts.Client})
+			continue
+		}
+		s, err := newConnSender(opts.URL, opts.Timeout, p.Protocol())
 		if err != nil {
 			return nil, err
 		}
-		senders[i] = s
+		senders = append(senders, s)
 	}
+	// Connected before the start (a failure is retried at the first
+	// publish), so the first publishes are not late by a handshake.
+	var connecting sync.WaitGroup
+	for _, pub := range pubs[:min(len(pubs), p.Bodies())] {
+		connecting.Go(func() { _ = pub.connect() })
+	}
+	connecting.Wait()
 	cpuBefore := cpuSeconds()
 	start := time.Now()
 	startMs := start.UnixMilli()
@@ -158,6 +188,9 @@ func Run(ctx context.Context, p *Plan, opts Options) (*Summary, error) {
 			defer s.close()
 			r.worker(ctx, s, w, len(senders))
 		})
+	}
+	for w, pub := range pubs {
+		wg.Go(func() { r.mqttWorker(ctx, pub, w, len(pubs)) })
 	}
 	wg.Wait()
 	stopProgress()
@@ -205,8 +238,8 @@ func (r *runner) worker(ctx context.Context, s sender, w, n int) {
 		var samples int
 		buf, samples = r.plan.Render(buf, j, tick, r.startMs+due.Milliseconds(), churned)
 		r.stats.churned(churned)
-		code, msg, err := s.post(buf)
-		r.stats.response(time.Since(r.start), samples, len(buf), code, msg, err)
+		a := s.post(buf)
+		r.stats.response(time.Since(r.start), samples, len(buf), a)
 	}
 }
 
@@ -248,11 +281,19 @@ func cpuSeconds() float64 {
 	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
 }
 
-// statusKey is the key of a response in the status counts: the code, or
-// "error" when there was no response.
-func statusKey(code int, err error) string {
-	if err != nil {
+// status is the key of an answer in the status counts: the HTTP code,
+// "puback" for an acknowledged MQTT publish, or "error" when there was no
+// answer.
+func (a *answer) status() string {
+	switch {
+	case a.err != nil:
 		return "error"
+	case a.acked:
+		return statusPuback
 	}
-	return strconv.Itoa(code)
+	return strconv.Itoa(a.code)
 }
+
+// ok reports whether the receiver took the request (some of its samples
+// may still be rejected).
+func (a *answer) ok() bool { return a.err == nil && (a.acked || a.code/100 == 2) }

@@ -3,6 +3,7 @@ package load
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/premetrics/premetrics/bench/fleet"
@@ -27,7 +28,21 @@ const (
 	// ProtocolInflux is Influx line protocol for POST /write, one line per
 	// sample, with nanosecond timestamps.
 	ProtocolInflux = "influx"
+	// ProtocolOTLP is OTLP/HTTP protobuf for POST /v1/metrics: gauges, and
+	// counters as monotonic cumulative Sums (whose names the decoder ends
+	// in _total), one data point per sample.
+	ProtocolOTLP = "otlp"
+	// ProtocolPrometheusText is the Prometheus text exposition format for
+	// POST /api/v1/import/prometheus, one line per sample with a
+	// millisecond timestamp, the lines of a metric after its # TYPE line.
+	ProtocolPrometheusText = "prometheus_text"
+	// ProtocolMQTT is the NDJSON events of ProtocolJSON published to an
+	// MQTT broker with QoS 1, one body per message (Options.MQTT).
+	ProtocolMQTT = "mqtt"
 )
+
+// Protocols lists every protocol, for messages and flag help.
+var Protocols = []string{ProtocolRemoteWrite, ProtocolJSON, ProtocolInflux, ProtocolOTLP, ProtocolPrometheusText, ProtocolMQTT}
 
 // Names of the JSON inputs the JSON events are meant for, the {name} of
 // POST /api/v1/push/{name}.
@@ -62,9 +77,9 @@ const (
 type Shape struct {
 	// Schema is SchemaGeneric or SchemaFleet.
 	Schema string
-	// Protocol is ProtocolRemoteWrite (also when empty), ProtocolJSON or
-	// ProtocolInflux. The series are the same whatever the protocol: a
-	// JSON event or an Influx line is one sample of one of them.
+	// Protocol is one of Protocols (ProtocolRemoteWrite when empty). The
+	// series are the same whatever the protocol: a JSON event, an Influx
+	// or text line, an OTLP data point is one sample of one of them.
 	Protocol string
 	// Series is the number of active series; it is rounded up to whole
 	// devices (see Plan.Series).
@@ -99,6 +114,34 @@ func (s *Shape) protocol() string {
 		return ProtocolRemoteWrite
 	}
 	return s.Protocol
+}
+
+// events reports whether the protocol's bodies are JSON events.
+func (s *Shape) events() bool {
+	p := s.protocol()
+	return p == ProtocolJSON || p == ProtocolMQTT
+}
+
+// text reports whether the protocol's bodies are text with fixed-width
+// holes (text.go); remote write and OTLP are protobuf.
+func (s *Shape) text() bool {
+	p := s.protocol()
+	return p != ProtocolRemoteWrite && p != ProtocolOTLP
+}
+
+// quoteList renders names as "a", "b" or "c".
+func quoteList(names []string) string {
+	var sb strings.Builder
+	for i, n := range names {
+		switch {
+		case i == len(names)-1 && i > 0:
+			sb.WriteString(" or ")
+		case i > 0:
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "%q", n)
+	}
+	return sb.String()
 }
 
 // SeriesPerDevice returns how many series each device has.
@@ -138,17 +181,17 @@ func (s *Shape) Validate() error {
 		add("-schema: must be %q or %q, got %q", SchemaGeneric, SchemaFleet, s.Schema)
 	}
 	switch s.Protocol {
-	case "", ProtocolRemoteWrite, ProtocolInflux:
-	case ProtocolJSON:
+	case "", ProtocolRemoteWrite, ProtocolInflux, ProtocolOTLP, ProtocolPrometheusText:
+	case ProtocolJSON, ProtocolMQTT:
 		// The vehicle events have the fields of SCENARIOS.md and no others.
 		if s.Schema == SchemaFleet && s.FleetCounter {
-			add("-fleet-counter: the vehicle events of SCENARIOS.md have no distance counter: use -fleet-counter=false with -protocol json")
+			add("-fleet-counter: the vehicle events of SCENARIOS.md have no distance counter: use -fleet-counter=false with -protocol %s", s.Protocol)
 		}
 		if s.Schema == SchemaFleet && s.ExtraLabels != 0 {
-			add("-extra-labels: the vehicle events of SCENARIOS.md have no extra fields: must be 0 with -protocol json, got %d", s.ExtraLabels)
+			add("-extra-labels: the vehicle events of SCENARIOS.md have no extra fields: must be 0 with -protocol %s, got %d", s.Protocol, s.ExtraLabels)
 		}
 	default:
-		add("-protocol: must be %q, %q or %q, got %q", ProtocolRemoteWrite, ProtocolJSON, ProtocolInflux, s.Protocol)
+		add("-protocol: must be one of %s, got %q", quoteList(Protocols), s.Protocol)
 	}
 	if s.Series < 1 {
 		add("-series: must be > 0, got %d", s.Series)

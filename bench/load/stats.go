@@ -17,10 +17,10 @@ type stats struct {
 	mu              sync.Mutex
 	requests        int64
 	samplesSent     int64 // samples of requests that got an answer or an error
-	samplesAccepted int64 // samples of 2xx requests
+	samplesAccepted int64 // samples of 2xx requests (or PUBACKed messages) less those they rejected
 	bytesSent       int64
 	status          map[string]int64
-	rejected        map[string]int64 // samples of non-2xx requests, by status
+	rejected        map[string]int64 // samples of non-2xx requests and rejected in 2xx ones, by status
 	firstError      map[string]string
 	// perSecond[s] counts the samples accepted (2xx) in second s of the
 	// run, by time of the answer.
@@ -58,10 +58,11 @@ func (s *stats) churned(c int64) {
 	s.maxChurned = max(s.maxChurned, c)
 }
 
-func (s *stats) response(at time.Duration, samples, bytes, code int, msg string, err error) {
-	key := statusKey(code, err)
-	if err != nil {
-		msg = err.Error()
+func (s *stats) response(at time.Duration, samples, bytes int, a answer) {
+	key := a.status()
+	msg := a.msg
+	if a.err != nil {
+		msg = a.err.Error()
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -69,16 +70,21 @@ func (s *stats) response(at time.Duration, samples, bytes, code int, msg string,
 	s.samplesSent += int64(samples)
 	s.bytesSent += int64(bytes)
 	s.status[key]++
-	if err == nil && code/100 == 2 {
-		s.samplesAccepted += int64(samples)
+	rejected := samples
+	if a.ok() {
+		rejected = min(max(a.rejected, 0), samples)
+		accepted := int64(samples - rejected)
+		s.samplesAccepted += accepted
 		sec := int(at / time.Second)
 		for sec >= len(s.perSecond) {
 			s.perSecond = append(s.perSecond, 0)
 		}
-		s.perSecond[sec] += int64(samples)
-		return
+		s.perSecond[sec] += accepted
+		if rejected == 0 {
+			return
+		}
 	}
-	s.rejected[key] += int64(samples)
+	s.rejected[key] += int64(rejected)
 	if _, ok := s.firstError[key]; !ok {
 		if len(msg) > maxErrorLen {
 			msg = msg[:maxErrorLen] + "…"

@@ -13,10 +13,14 @@ const sustainedWindow = 5
 
 // Summary is the outcome of a Run, written as JSON for the benchmark
 // harness. Rates are samples per second; a sample is one event (one JSON
-// event, one Influx line).
+// event, one Influx or text line, one OTLP data point).
 type Summary struct {
-	URL             string `json:"url"`
-	Protocol        string `json:"protocol"` // remote_write, json or influx
+	URL      string `json:"url"`      // the MQTT broker's with mqtt
+	Protocol string `json:"protocol"` // one of Protocols
+	// MQTTTopic is the topic template of mqtt, MQTTInflight the publishes
+	// of a connection that may wait for their PUBACK.
+	MQTTTopic       string `json:"mqtt_topic,omitempty"`
+	MQTTInflight    int    `json:"mqtt_inflight,omitempty"`
 	Schema          string `json:"schema"`
 	Series          int    `json:"series"` // active series at any time
 	Devices         int    `json:"devices"`
@@ -46,7 +50,10 @@ type Summary struct {
 	RequestsScheduled int64 `json:"requests_scheduled"`
 	Requests          int64 `json:"requests"`
 	SamplesSent       int64 `json:"samples_sent"`
-	SamplesAccepted   int64 `json:"samples_accepted"` // in 2xx answers
+	// SamplesAccepted are in 2xx answers, less the data points an OTLP
+	// partial success rejected; with mqtt, in PUBACKed messages (the
+	// broker took them, which says nothing of premetrics).
+	SamplesAccepted int64 `json:"samples_accepted"`
 	// AchievedRate is SamplesSent / ElapsedSeconds: the offered load as
 	// sent. AcceptedRate counts 2xx samples only. SustainedRate is the
 	// lowest accepted rate over any 5 whole seconds of the duration.
@@ -59,8 +66,10 @@ type Summary struct {
 	BehindFinalSeconds float64 `json:"behind_schedule_final_seconds"`
 	BehindMeanSeconds  float64 `json:"behind_schedule_mean_seconds"`
 	// StatusCounts counts answers by HTTP status ("error": none, e.g. a
-	// refused connection or a timeout); RejectedSamples counts the samples
-	// of non-2xx requests by status, FirstErrors the first message of each.
+	// refused connection or a timeout; "puback": an acknowledged MQTT
+	// publish); RejectedSamples counts the samples of non-2xx requests by
+	// status, and under "200" the data points rejected in OTLP partial
+	// successes; FirstErrors has the first message of each.
 	StatusCounts    map[string]int64  `json:"status_counts"`
 	Responses429    int64             `json:"responses_429"`
 	RejectedSamples map[string]int64  `json:"rejected_samples"`
@@ -122,6 +131,9 @@ func (r *runner) summary(elapsed time.Duration, cpu float64, interrupted bool) *
 		GeneratorCPUSeconds:  cpu,
 		Interrupted:          interrupted,
 		AcceptedPerSecond:    s.perSecond,
+	}
+	if o.MQTT.Broker != "" {
+		sum.URL, sum.MQTTTopic, sum.MQTTInflight = o.MQTT.Broker, o.MQTT.Topic, o.MQTT.Inflight
 	}
 	if elapsed > 0 {
 		sum.AchievedRate = float64(s.samplesSent) / elapsed.Seconds()

@@ -10,21 +10,26 @@ import (
 	"github.com/premetrics/premetrics/bench/fleet"
 )
 
-// Text bodies (JSON events, Influx lines): one line per series slot, with
-// holes at fixed offsets for the parts that change between sends:
+// Text bodies (JSON events, Influx and Prometheus text lines): one line
+// per series slot, with holes at fixed offsets for the parts that change
+// between sends:
 //
 //	{"eventType":"ELECTRIC_RPM","vehicleId":"V0000012345","region":"UK","timestamp":1790000000000,"measurement":-512  }
 //	                                         └ id (churn)                              └ ts, 13 chars              └ value, 6 chars
 //	vehicle,engine=ic,model=Aurora,region=New\ Zealand,vehicle_id=V0000012345 rpm=800  1790000000000000000
 //	                                                              └ id (churn)    └ value └ ts, 19 chars (ns)
+//	vehicle_rpm{engine="ic",model="Aurora",region="New Zealand",vehicle_id="V0000012345"} 800   1790000000000
+//	                                                                         └ id (churn)  └ value └ ts, 13 chars
 //
 // A value is written left-aligned in its hole and padded with spaces,
-// which JSON allows before '}' and line protocol between the fields and
-// the timestamp; the hole is as wide as the longest value of its kind.
-// A timestamp is right-aligned in its hole, padded with spaces on the
-// left (JSON allows them after ':', line protocol between sections): 13
-// characters of Unix ms, or 19 of ns for Influx, for times up to
-// maxTextTs (2255).
+// which JSON allows before '}', and line protocol and the text format
+// between the value and the timestamp; the hole is as wide as the
+// longest value of its kind. A timestamp is right-aligned in its hole,
+// padded with spaces on the left (JSON allows them after ':', the line
+// formats between tokens): 13 characters of Unix ms, or 19 of ns for
+// Influx, for times up to maxTextTs (2255). Prometheus text bodies group
+// the lines by metric name, each group after its "# TYPE name gauge" (or
+// counter) line, as an exposition does.
 const (
 	jsonTsWidth   = 13
 	influxTsWidth = 19 // nanoseconds: ms and "000000"
@@ -69,8 +74,10 @@ func (p *Plan) setWidths() {
 // lineHoles are the offsets, within one line, of its holes (-1: none).
 type lineHoles struct{ id, ts, value int }
 
-// textBody encodes the lines of series [first, first+n) with line.
-func (b *builder) textBody(first, n int, line func(*builder, *layout, int) lineHoles) (body, error) {
+// textBody encodes the lines of series [first, first+n) with line: in
+// slot order, or with typeLines grouped by metric name, each group after
+// its Prometheus "# TYPE" line.
+func (b *builder) textBody(first, n int, line func(*builder, *layout, int) lineHoles, typeLines bool) (body, error) {
 	p := b.plan
 	churn := p.shape.Churn > 0
 	b.raw = b.raw[:0]
@@ -78,7 +85,7 @@ func (b *builder) textBody(first, n int, line func(*builder, *layout, int) lineH
 	if churn {
 		bd.idOff = make([]uint32, n)
 	}
-	for i := range n {
+	add := func(i int) error {
 		slot := first + i
 		dev, m := slot/p.per, slot%p.per
 		b.ts = b.ts[:0]
@@ -89,9 +96,30 @@ func (b *builder) textBody(first, n int, line func(*builder, *layout, int) lineH
 		bd.tsOff[i] = uint32(base + h.ts)
 		if churn {
 			if h.id < 0 {
-				return body{}, fmt.Errorf("cannot encode body: no device id in line %q", b.ts)
+				return fmt.Errorf("cannot encode body: no device id in line %q", b.ts)
 			}
 			bd.idOff[i] = uint32(base + h.id)
+		}
+		return nil
+	}
+	if typeLines {
+		for _, f := range p.families(first, n) {
+			typ := "gauge"
+			if f.kind == kindCounter {
+				typ = "counter"
+			}
+			b.raw = append(b.raw, "# TYPE "+f.name+" "+typ+"\n"...)
+			for _, i := range f.slots {
+				if err := add(i); err != nil {
+					return body{}, err
+				}
+			}
+		}
+	} else {
+		for i := range n {
+			if err := add(i); err != nil {
+				return body{}, err
+			}
 		}
 	}
 	if len(b.raw) > math.MaxUint32 {
@@ -101,6 +129,31 @@ func (b *builder) textBody(first, n int, line func(*builder, *layout, int) lineH
 	p.rawBytes += len(bd.data)
 	p.bodyBytes += len(bd.data)
 	return bd, nil
+}
+
+// family is the series of one metric name among the slots of a body.
+type family struct {
+	name  string
+	kind  uint8 // kindCounter or a gauge kind
+	slots []int // indexes i of slots first+i, increasing
+}
+
+// families groups the series [first, first+n) by metric name, in the
+// order the names first appear.
+func (p *Plan) families(first, n int) []family {
+	var out []family
+	at := map[string]int{}
+	for i := range n {
+		l := &p.layouts[(first+i)%p.per]
+		k, ok := at[l.name]
+		if !ok {
+			k = len(out)
+			at[l.name] = k
+			out = append(out, family{name: l.name, kind: l.kind})
+		}
+		out[k].slots = append(out[k].slots, i)
+	}
+	return out
 }
 
 // eventType is the SCENARIOS.md event type of a fleet series kind.
@@ -193,6 +246,55 @@ func (b *builder) influxLine(l *layout, dev int) lineHoles {
 	b.ts = appendHole(b.ts, influxTsWidth)
 	b.ts = append(b.ts, '\n')
 	return h
+}
+
+// promLine appends the Prometheus text line of layout l of device dev to
+// b.ts: name{labels} value timestamp, the labels sorted by name.
+func (b *builder) promLine(l *layout, dev int) lineHoles {
+	h := lineHoles{id: -1}
+	b.ts = append(b.ts, l.name...)
+	sep := byte('{')
+	for _, ls := range l.labels {
+		if ls.name == "__name__" {
+			continue
+		}
+		b.ts = append(b.ts, sep)
+		sep = ','
+		b.ts = append(b.ts, ls.name...)
+		b.ts = append(b.ts, '=', '"')
+		b.ts = appendPromEscaped(b.ts, b.labelValue(ls, dev))
+		if ls.src == srcID {
+			h.id = len(b.ts) - idDigits
+		}
+		b.ts = append(b.ts, '"')
+	}
+	if sep == ',' {
+		b.ts = append(b.ts, '}')
+	}
+	b.ts = append(b.ts, ' ')
+	h.value = len(b.ts)
+	b.ts = appendHole(b.ts, l.width)
+	b.ts = append(b.ts, ' ')
+	h.ts = len(b.ts)
+	b.ts = appendHole(b.ts, jsonTsWidth)
+	b.ts = append(b.ts, '\n')
+	return h
+}
+
+// appendPromEscaped appends s with the escapes of a label value in the
+// text format: \\, \" and \n.
+func appendPromEscaped(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '\\', '"':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 // appendInfluxEscaped appends s with the line protocol escapes of tag

@@ -21,8 +21,10 @@ import (
 	"github.com/premetrics/premetrics/config"
 	"github.com/premetrics/premetrics/ingest/influx"
 	"github.com/premetrics/premetrics/ingest/jsonevent"
+	"github.com/premetrics/premetrics/ingest/otlp"
 	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
+	"github.com/premetrics/premetrics/ingest/promtext"
 	"github.com/premetrics/premetrics/internal/race"
 )
 
@@ -82,6 +84,14 @@ func influxDecoder(body []byte, b *batch.Batch, res *outcome.Result) error {
 	return influx.Decode(body, b, textLimits, influx.Options{Precision: influx.Nanosecond, Now: 1}, res)
 }
 
+func otlpDecoder(body []byte, b *batch.Batch, res *outcome.Result) error {
+	return otlp.DecodeProto(body, b, textLimits, otlp.Options{Now: 1}, res)
+}
+
+func promtextDecoder(body []byte, b *batch.Batch, res *outcome.Result) error {
+	return promtext.Decode(body, b, textLimits, promtext.Options{Now: 1}, res)
+}
+
 func remoteWriteDecoder(body []byte, b *batch.Batch, res *outcome.Result) error {
 	return promrw.Decode(body, b, textLimits, res)
 }
@@ -112,7 +122,8 @@ func series(t *testing.T, p *Plan, dec decoder, tick, ts, churned int64, drop ..
 	return out
 }
 
-// TestTextPlansMatchRemoteWrite checks that JSON events and Influx lines,
+// TestTextPlansMatchRemoteWrite checks that JSON events (over HTTP and as
+// MQTT payloads), Influx lines, OTLP requests and Prometheus text,
 // decoded by premetrics' own decoders, are exactly the series and samples
 // of the remote write plan of the same shape (less the model label, which
 // the vehicle events do not carry), send after send, with churn.
@@ -121,6 +132,8 @@ func TestTextPlansMatchRemoteWrite(t *testing.T) {
 	generic := Shape{Schema: SchemaGeneric, Series: 300, MetricsPerDevice: 3, CounterFraction: 0.4,
 		ExtraLabels: 2, LabelValueLen: 12, LabelValues: 7, ValueTicks: 4, Seed: 6, Churn: 0.1, ChurnInterval: time.Second}
 	fleetFull := Shape{Schema: SchemaFleet, Series: 400, FleetCounter: true, ExtraLabels: 1, LabelValueLen: 8, LabelValues: 3, ValueTicks: 2, Seed: 7}
+	fleetChurn := Shape{Schema: SchemaFleet, Series: 400, FleetCounter: true, ExtraLabels: 2, LabelValueLen: 8, LabelValues: 3, ValueTicks: 3, Seed: 8,
+		Churn: 0.2, ChurnInterval: time.Second}
 	for _, tc := range []struct {
 		name     string
 		shape    Shape
@@ -132,6 +145,15 @@ func TestTextPlansMatchRemoteWrite(t *testing.T) {
 		{"json_generic", generic, ProtocolJSON, jsonDecoder(shapeInput(t, generic)), nil},
 		{"influx_fleet", fleetFull, ProtocolInflux, influxDecoder, nil},
 		{"influx_generic", generic, ProtocolInflux, influxDecoder, nil},
+		{"otlp_fleet", fleetFull, ProtocolOTLP, otlpDecoder, nil},
+		{"otlp_fleet_churn", fleetChurn, ProtocolOTLP, otlpDecoder, nil},
+		{"otlp_generic", generic, ProtocolOTLP, otlpDecoder, nil},
+		{"prometheus_text_fleet", fleetFull, ProtocolPrometheusText, promtextDecoder, nil},
+		{"prometheus_text_fleet_churn", fleetChurn, ProtocolPrometheusText, promtextDecoder, nil},
+		{"prometheus_text_generic", generic, ProtocolPrometheusText, promtextDecoder, nil},
+		// MQTT payloads are the JSON events, mapped by the same inputs.
+		{"mqtt_fleet", fleetJSON, ProtocolMQTT, jsonDecoder(exampleVehicles(t)), []string{fleet.LabelModel}},
+		{"mqtt_generic", generic, ProtocolMQTT, jsonDecoder(shapeInput(t, generic)), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ref, err := NewPlan(tc.shape, 70)
@@ -234,7 +256,10 @@ func TestTextShapeValidate(t *testing.T) {
 		shape Shape
 		want  string
 	}{
-		{Shape{Schema: SchemaFleet, Protocol: "otlp", Series: 1, ValueTicks: 1}, `-protocol: must be "remote_write", "json" or "influx", got "otlp"`},
+		{Shape{Schema: SchemaFleet, Protocol: "otlp_json", Series: 1, ValueTicks: 1},
+			`-protocol: must be one of "remote_write", "json", "influx", "otlp", "prometheus_text" or "mqtt", got "otlp_json"`},
+		{Shape{Schema: SchemaFleet, Protocol: ProtocolMQTT, Series: 1, ValueTicks: 1, FleetCounter: true},
+			"-fleet-counter: the vehicle events of SCENARIOS.md have no distance counter: use -fleet-counter=false with -protocol mqtt"},
 		{Shape{Schema: SchemaFleet, Protocol: ProtocolJSON, Series: 1, ValueTicks: 1, FleetCounter: true}, "-fleet-counter: the vehicle events of SCENARIOS.md have no distance counter"},
 		{Shape{Schema: SchemaFleet, Protocol: ProtocolJSON, Series: 1, ValueTicks: 1, ExtraLabels: 2, LabelValues: 1, LabelValueLen: 4}, "-extra-labels: the vehicle events of SCENARIOS.md have no extra fields: must be 0 with -protocol json, got 2"},
 	} {
@@ -258,7 +283,7 @@ func TestRenderTextAllocatesNothing(t *testing.T) {
 	if race.Enabled {
 		t.Skip("allocation counts are not stable under the race detector")
 	}
-	for _, protocol := range []string{ProtocolJSON, ProtocolInflux} {
+	for _, protocol := range []string{ProtocolJSON, ProtocolInflux, ProtocolOTLP, ProtocolPrometheusText, ProtocolMQTT} {
 		p, err := NewPlan(Shape{Schema: SchemaGeneric, Protocol: protocol, Series: 2000, MetricsPerDevice: 2, CounterFraction: 0.5,
 			ExtraLabels: 1, LabelValueLen: 8, LabelValues: 5, Churn: 0.5, ChurnInterval: time.Second, ValueTicks: 4}, 1000)
 		if err != nil {

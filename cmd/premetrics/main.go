@@ -3,6 +3,7 @@
 //	premetrics run --config.file=FILE [--web.listen-address=ADDR] [--storage.path=DIR]
 //	               [--memory.limit=auto|off|SIZE|PCT%] [--web.enable-pprof]
 //	premetrics check FILE...
+//	premetrics test [-run REGEXP] FILE...
 //	premetrics version
 package main
 
@@ -20,6 +21,7 @@ const usage = `usage: premetrics <command> [flags]
 commands:
   run      run the daemon (premetrics run --config.file=FILE)
   check    validate config files without starting anything (premetrics check FILE...)
+  test     run config unit tests: input samples in, expected output out (premetrics test FILE...)
   version  print the version
 
 Run "premetrics <command> -h" for the flags of a command.
@@ -42,7 +44,9 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "premetrics %s\n", version)
 		return 0
-	case "test", "rules":
+	case "test":
+		return testCommand(args[1:], stdout, stderr)
+	case "rules":
 		fmt.Fprintf(stderr, "premetrics %s: not supported yet (see the roadmap in the README)\n", args[0])
 		return 2
 	case "help", "-h", "--help":

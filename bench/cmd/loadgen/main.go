@@ -1,12 +1,16 @@
 // Command loadgen is an open-loop, rate-controlled load generator of
-// Prometheus remote write 1.0, JSON events or Influx line protocol, for
-// `make loadtest` and the benchmark harness (`make bench`). It sends to
-// loopback addresses only.
+// every protocol premetrics takes — Prometheus remote write 1.0, JSON
+// events, Influx line protocol, OTLP/HTTP, Prometheus text, and JSON
+// events over MQTT — for `make loadtest` and the benchmark harness
+// (`make bench`). It sends to loopback addresses only.
 //
 //	loadgen -url http://127.0.0.1:9201/api/v1/write -rate 1000000 -duration 60s \
 //	        -schema fleet -series 100000 -summary load.json
 //	loadgen -protocol json -rate 200000 -series 100000     # vehicle events to /api/v1/push/vehicles
 //	loadgen -protocol influx -rate 200000                  # line protocol to /write
+//	loadgen -protocol otlp -rate 200000                    # OTLP/HTTP protobuf to /v1/metrics
+//	loadgen -protocol prometheus_text -rate 200000         # text format to /api/v1/import/prometheus
+//	loadgen -protocol mqtt -mqtt-broker tcp://127.0.0.1:1883 -rate 100000   # vehicle events, QoS 1
 //
 // It sends -rate samples per second, every series once per tick (a tick
 // lasts series/rate seconds), in requests of -batch series with one sample
@@ -34,8 +38,20 @@
 // that -print-json-input prints; "influx", line protocol to /write, one
 // line per sample: the metric name split at its first '_' into
 // measurement and field (vehicle,engine=ic,... rpm=2356 <ns>), which the
-// Influx decoder joins back. -url defaults to the protocol's endpoint on
-// 127.0.0.1:9201.
+// Influx decoder joins back; "otlp", OTLP/HTTP protobuf
+// ExportMetricsServiceRequests to /v1/metrics, a data point per sample,
+// gauges and counters as monotonic cumulative Sums (the fleet's
+// vehicle.rpm {rpm}, vehicle.warnings {warning}, vehicle.distance m,
+// which premetrics names vehicle_rpm, vehicle_warnings,
+// vehicle_distance_meters_total), an answer's partial_success counted
+// as rejected samples; "prometheus_text", the text format with
+// millisecond timestamps to /api/v1/import/prometheus, a # TYPE line
+// before the lines of each metric; "mqtt", the "json" events published
+// with QoS 1 to -mqtt-broker, -batch events per message (default 20),
+// connection w publishing to -mqtt-topic with {gateway} replaced by gw<w>,
+// with up to -mqtt-inflight publishes waiting for their PUBACK; a PUBACK
+// (status "puback") counts the message's events as accepted — by the
+// broker. -url defaults to the protocol's endpoint on 127.0.0.1:9201.
 //
 // Schemas: "fleet", the connected vehicles of SCENARIOS.md (bench/fleet):
 // vehicle_rpm{engine="ic"|"electric"} and vehicle_warnings per vehicle,
@@ -84,21 +100,24 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		procs       int
 		printInput  bool
 	)
-	fs.StringVar(&shape.Protocol, "protocol", load.ProtocolRemoteWrite, `"remote_write", "json" (NDJSON events) or "influx" (line protocol)`)
-	fs.StringVar(&opts.URL, "url", "", "URL to send to, loopback only (default: the protocol's endpoint on 127.0.0.1:9201: /api/v1/write, /api/v1/push/vehicles or /api/v1/push/bench, /write)")
+	fs.StringVar(&shape.Protocol, "protocol", load.ProtocolRemoteWrite, `"remote_write", "json" (NDJSON events), "influx" (line protocol), "otlp" (OTLP/HTTP protobuf), "prometheus_text" or "mqtt" (JSON events published to -mqtt-broker)`)
+	fs.StringVar(&opts.URL, "url", "", "URL to send to, loopback only (default: the protocol's endpoint on 127.0.0.1:9201: /api/v1/write, /api/v1/push/vehicles or /api/v1/push/bench, /write, /v1/metrics, /api/v1/import/prometheus)")
+	fs.StringVar(&opts.MQTT.Broker, "mqtt-broker", "tcp://127.0.0.1:1883", "mqtt: the broker, tcp:// on a loopback address")
+	fs.StringVar(&opts.MQTT.Topic, "mqtt-topic", "vehicles/"+load.MQTTGateway+"/events", "mqtt: topic of the messages, "+load.MQTTGateway+" replaced by gw<connection>")
+	fs.IntVar(&opts.MQTT.Inflight, "mqtt-inflight", 64, "mqtt: publishes of one connection that may wait for their PUBACK")
 	fs.Float64Var(&opts.Rate, "rate", 100_000, "samples (events) per second")
 	fs.DurationVar(&opts.Duration, "duration", 60*time.Second, "how long to send")
 	fs.IntVar(&opts.Connections, "connections", 8, "keep-alive connections, one request in flight each")
 	fs.DurationVar(&opts.Timeout, "timeout", 10*time.Second, "timeout of one request")
 	fs.DurationVar(&opts.Progress, "progress", 10*time.Second, "progress line interval on stderr (0: none)")
-	fs.IntVar(&batch, "batch", 2000, "series (one sample, event or line each) per request (Prometheus' default max_samples_per_send is 2000)")
+	fs.IntVar(&batch, "batch", 2000, "series (one sample, event, line or data point each) per request (Prometheus' default max_samples_per_send is 2000); events per message with -protocol mqtt (default 20)")
 	fs.IntVar(&procs, "procs", 1, "GOMAXPROCS of the generator: it needs less than a core, and one P saves waking idle threads")
 	fs.StringVar(&shape.Schema, "schema", load.SchemaFleet, `"fleet" (vehicles of SCENARIOS.md) or "generic"`)
 	fs.IntVar(&shape.Series, "series", 100_000, "active series (rounded up to whole devices)")
 	fs.IntVar(&shape.MetricsPerDevice, "metrics-per-device", 1, "generic: series (metric names) per device")
 	fs.Float64Var(&shape.CounterFraction, "counter-fraction", 0.5, "generic: fraction of a device's metrics that are counters")
-	fs.BoolVar(&shape.FleetCounter, "fleet-counter", true, "fleet: add the counter vehicle_distance_meters_total per vehicle (default false with -protocol json)")
-	fs.IntVar(&shape.ExtraLabels, "extra-labels", 2, "extra labels label_0.. on every series (default 0 with -protocol json -schema fleet)")
+	fs.BoolVar(&shape.FleetCounter, "fleet-counter", true, "fleet: add the counter vehicle_distance_meters_total per vehicle (default false with -protocol json or mqtt)")
+	fs.IntVar(&shape.ExtraLabels, "extra-labels", 2, "extra labels label_0.. on every series (default 0 with -protocol json or mqtt and -schema fleet)")
 	fs.IntVar(&shape.LabelValueLen, "label-value-len", 16, "length of extra label values in bytes")
 	fs.IntVar(&shape.LabelValues, "label-values", 20, "distinct values of each extra label")
 	fs.Float64Var(&shape.Churn, "churn", 0, "fraction of devices replaced by new ones every -churn-interval")
@@ -107,7 +126,7 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	fs.Uint64Var(&shape.Seed, "seed", 1, "random seed: the same seed gives the same series and values")
 	fs.StringVar(&summaryPath, "summary", "", "write the JSON summary to this file instead of stdout")
 	fs.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the run (not the preparation) to this file")
-	fs.BoolVar(&printInput, "print-json-input", false, "print the `inputs: json:` entry that maps the -protocol json events of -schema, and exit")
+	fs.BoolVar(&printInput, "print-json-input", false, "print the `inputs: json:` entry that maps the -protocol json (and mqtt) events of -schema, and exit")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -117,7 +136,8 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	if shape.Protocol == load.ProtocolJSON && shape.Schema == load.SchemaFleet {
+	events := shape.Protocol == load.ProtocolJSON || shape.Protocol == load.ProtocolMQTT
+	if events && shape.Schema == load.SchemaFleet {
 		// The vehicle events have exactly the fields of SCENARIOS.md.
 		if !set["fleet-counter"] {
 			shape.FleetCounter = false
@@ -131,7 +151,24 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, "inputs:\n  json:\n"+indent(yaml, "    "))
 		return 0
 	}
-	if opts.URL == "" {
+	if shape.Protocol == load.ProtocolMQTT {
+		if set["url"] {
+			fmt.Fprintln(stderr, "loadgen: -url: not used with -protocol mqtt: set -mqtt-broker")
+			return 2
+		}
+		if !set["batch"] {
+			batch = 20 // several events per message, as a gateway sends
+		}
+	} else {
+		for _, f := range []string{"mqtt-broker", "mqtt-topic", "mqtt-inflight"} {
+			if set[f] {
+				fmt.Fprintf(stderr, "loadgen: -%s: only with -protocol mqtt\n", f)
+				return 2
+			}
+		}
+		opts.MQTT = load.MQTTOptions{}
+	}
+	if opts.URL == "" && shape.Protocol != load.ProtocolMQTT {
 		opts.URL = defaultURL(&shape)
 	}
 	opts.ProgressOut = stderr
@@ -152,9 +189,13 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	prepare := time.Since(began)
+	to := opts.URL
+	if shape.Protocol == load.ProtocolMQTT {
+		to = opts.MQTT.Broker + " topic " + opts.MQTT.Topic
+	}
 	fmt.Fprintf(stderr, "loadgen: %d series of %d devices (%d labels each) in %d %s request bodies of %.1f bytes per sample, encoded in %s; sending %.0f samples/s for %s to %s\n",
 		plan.Series(), plan.Devices(), plan.LabelsPerSeries(), plan.Bodies(), plan.Protocol(), plan.CompressedBytesPerSample(),
-		prepare.Round(time.Millisecond), opts.Rate, opts.Duration, opts.URL)
+		prepare.Round(time.Millisecond), opts.Rate, opts.Duration, to)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -209,6 +250,10 @@ func defaultURL(shape *load.Shape) string {
 		return base + "/api/v1/push/" + name
 	case load.ProtocolInflux:
 		return base + "/write"
+	case load.ProtocolOTLP:
+		return base + "/v1/metrics"
+	case load.ProtocolPrometheusText:
+		return base + "/api/v1/import/prometheus"
 	}
 	return base + "/api/v1/write"
 }

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/premetrics/premetrics/bench/load"
@@ -55,7 +58,11 @@ func TestRealMainRejectsBadFlags(t *testing.T) {
 		{[]string{"-url", "http://192.0.2.10:9201/api/v1/write"}, "is not a loopback address"},
 		{[]string{"-rate", "0"}, "-rate: must be > 0, got 0"},
 		{[]string{"-schema", "json"}, `-schema: must be "generic" or "fleet", got "json"`},
-		{[]string{"-protocol", "otlp"}, `-protocol: must be "remote_write", "json" or "influx", got "otlp"`},
+		{[]string{"-protocol", "otlp_json"}, `-protocol: must be one of "remote_write", "json", "influx", "otlp", "prometheus_text" or "mqtt", got "otlp_json"`},
+		{[]string{"-protocol", "mqtt", "-url", "http://127.0.0.1:9201/"}, "-url: not used with -protocol mqtt: set -mqtt-broker"},
+		{[]string{"-protocol", "otlp", "-mqtt-topic", "a"}, "-mqtt-topic: only with -protocol mqtt"},
+		{[]string{"-protocol", "mqtt", "-mqtt-broker", "tcp://192.0.2.1:1883"}, `host "192.0.2.1" is not a loopback address`},
+		{[]string{"-protocol", "mqtt", "-mqtt-inflight", "0"}, "-mqtt-inflight: must be in [1, 10000], got 0"},
 		{[]string{"-protocol", "json", "-fleet-counter"}, "-fleet-counter: the vehicle events of SCENARIOS.md have no distance counter"},
 		{[]string{"-procs", "0"}, "-procs: must be > 0, got 0"},
 		{[]string{"-batch", "0"}, "-batch: must be > 0, got 0"},
@@ -130,10 +137,12 @@ func TestRealMainPrintsJSONInput(t *testing.T) {
 
 func TestDefaultURL(t *testing.T) {
 	for protocol, want := range map[string]string{
-		"":             "http://127.0.0.1:9201/api/v1/write",
-		"remote_write": "http://127.0.0.1:9201/api/v1/write",
-		"json":         "http://127.0.0.1:9201/api/v1/push/vehicles",
-		"influx":       "http://127.0.0.1:9201/write",
+		"":                "http://127.0.0.1:9201/api/v1/write",
+		"remote_write":    "http://127.0.0.1:9201/api/v1/write",
+		"json":            "http://127.0.0.1:9201/api/v1/push/vehicles",
+		"influx":          "http://127.0.0.1:9201/write",
+		"otlp":            "http://127.0.0.1:9201/v1/metrics",
+		"prometheus_text": "http://127.0.0.1:9201/api/v1/import/prometheus",
 	} {
 		if got := defaultURL(&load.Shape{Schema: load.SchemaFleet, Protocol: protocol}); got != want {
 			t.Errorf("%q: %s, want %s", protocol, got, want)
@@ -141,5 +150,66 @@ func TestDefaultURL(t *testing.T) {
 	}
 	if got := defaultURL(&load.Shape{Schema: load.SchemaGeneric, Protocol: "json"}); got != "http://127.0.0.1:9201/api/v1/push/bench" {
 		t.Errorf("generic json: %s", got)
+	}
+}
+
+func TestRealMainSendsOTLPAndText(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got[r.URL.Path+" "+r.Header.Get("Content-Type")]++
+		mu.Unlock()
+		if r.URL.Path == "/v1/metrics" {
+			w.WriteHeader(http.StatusOK) // an empty ExportMetricsServiceResponse
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer srv.Close()
+	for _, tc := range []struct{ protocol, path string }{{"otlp", "/v1/metrics"}, {"prometheus_text", "/api/v1/import/prometheus"}} {
+		var stdout, stderr bytes.Buffer
+		code := realMain([]string{"-protocol", tc.protocol, "-url", srv.URL + tc.path, "-rate", "400", "-duration", "500ms",
+			"-series", "40", "-batch", "20", "-progress", "0"}, &stdout, &stderr)
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", tc.protocol, code, stderr.String())
+		}
+		var sum load.Summary
+		if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+			t.Fatal(err)
+		}
+		if sum.Protocol != tc.protocol || sum.SamplesAccepted != 200 || sum.SeriesPerDevice != 4 {
+			t.Errorf("%s: summary %+v", tc.protocol, sum)
+		}
+	}
+	want := map[string]int{"/v1/metrics application/x-protobuf": 10, "/api/v1/import/prometheus text/plain; version=0.0.4; charset=utf-8": 10}
+	if !maps.Equal(got, want) {
+		t.Errorf("requests %v, want %v", got, want)
+	}
+}
+
+// TestRealMainMQTTDefaults: the vehicle events, 20 a message, to the
+// broker (none here: every publish fails).
+func TestRealMainMQTTDefaults(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close() // nothing listens there now
+	var stdout, stderr bytes.Buffer
+	code := realMain([]string{"-protocol", "mqtt", "-mqtt-broker", "tcp://" + addr, "-rate", "400", "-duration", "500ms",
+		"-series", "60", "-progress", "0"}, &stdout, &stderr)
+	var sum load.Summary
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatalf("%v: %s", err, stderr.String())
+	}
+	if code != 1 || sum.Protocol != "mqtt" || sum.URL != "tcp://"+addr || sum.MQTTTopic != "vehicles/{gateway}/events" || sum.MQTTInflight != 64 ||
+		sum.SeriesPerRequest != 20 || sum.SeriesPerDevice != 3 || sum.ExtraLabels != 0 || sum.Requests != 10 || sum.StatusCounts["error"] != 10 {
+		t.Errorf("exit %d, summary %+v", code, sum)
+	}
+	if !strings.Contains(stderr.String(), "to tcp://"+addr+" topic vehicles/{gateway}/events") {
+		t.Errorf("stderr %q", stderr.String())
 	}
 }
