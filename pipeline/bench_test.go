@@ -19,7 +19,7 @@ import (
 
 // BenchmarkPipelineExampleConfig measures the whole synchronous ingest
 // path with config.example.yaml: remote-write decode, global relabel, the
-// four aggregations' Push, routing. It reports input samples per second of
+// aggregations' Push, routing. It reports input samples per second of
 // one core (samples/s) — the pipeline's samples per CPU-second.
 func BenchmarkPipelineExampleConfig(b *testing.B) {
 	data, err := os.ReadFile("../config.example.yaml")
