@@ -111,7 +111,7 @@
 // hold exactly under concurrent Push. Memory, live Go heap, measured by
 // BenchmarkStateMemory (1M vehicles, 10 s windows, two windows open):
 //
-//	per group, avg (2 slots × 4 words)  ~146 B   (record 32, index 12, labels ~25, slots 64, growth slack)
+//	per group, avg (2 slots × 4 words)  ~146 B   (record 40, index 12, labels ~25, slots 64, growth slack)
 //	per group, last                     ~132 B
 //	per group, quantiles                ~350 B   (a sketch per slot)
 //	per counter baseline                 ~53 B   (32 B entries at 53–80% load)
@@ -131,7 +131,7 @@
 // all in flat slices and open-addressing tables of pointer-free entries
 // (one allocation per structure, not per series):
 //
-//	shard ─┬─ groups   []groupRec: hash, packed labels, lastSeen (32 B)
+//	shard ─┬─ groups   []groupRec: 2 hashes, packed labels, lastSeen (40 B)
 //	       ├─ index    group hash → group id (8 B entries)
 //	       ├─ slots    K per group: window number + layout words (avg: 4 words)
 //	       │           + sketch / unique set / rate list per slot when configured
