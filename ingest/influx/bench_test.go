@@ -1,6 +1,7 @@
 package influx
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -52,5 +53,15 @@ func TestDecodeZeroAllocSteadyState(t *testing.T) {
 	// Escapes and names to sanitize take the arena path.
 	body = append(body, "disk.io,mount\\ point=/a\\,b,1st=x read-bytes=1i,io_time=2 1700000000000000000\n"...)
 	samples += 2
+	dec.CheckZeroAlloc(t, body, decodertest.BenchLimits, Options{}, samples)
+}
+
+// The benchmark body has the lines it claims, and they decode to the
+// samples it claims.
+func TestBenchmarkBody(t *testing.T) {
+	body, samples := telegrafBody(1000)
+	if n := bytes.Count(body, []byte("\n")); n != 1000 {
+		t.Fatalf("%d lines, want 1000", n)
+	}
 	dec.CheckZeroAlloc(t, body, decodertest.BenchLimits, Options{}, samples)
 }

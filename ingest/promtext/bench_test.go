@@ -1,6 +1,7 @@
 package promtext
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"testing"
@@ -77,5 +78,15 @@ func TestDecodeZeroAllocSteadyState(t *testing.T) {
 	// Escapes and quoted names take the arena path.
 	body = append(body, "{\"my.metric\", \"my.label\"=\"a\\\"b\"} 1\nm{a=\"x\\\\y\\nz\"} NaN 5\n"...)
 	samples += 2
+	dec.CheckZeroAlloc(t, body, decodertest.BenchLimits, Options{}, samples)
+}
+
+// The benchmark body has the lines it claims, and they decode to the
+// samples it claims.
+func TestBenchmarkBody(t *testing.T) {
+	body, samples := scrapeBody(1000)
+	if n := bytes.Count(body, []byte("\n")); n != 1000 {
+		t.Fatalf("%d lines, want 1000", n)
+	}
 	dec.CheckZeroAlloc(t, body, decodertest.BenchLimits, Options{}, samples)
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
 
+// dec is Decode under the checks shared with the other line decoders:
+// dec.Check(t, body, opts) decodes a table test's body.
+var dec = decodertest.Decoder[Options]{Decode: Decode, ItemKind: ItemKind}
+
 func TestDecodeAccepts(t *testing.T) {
 	tests := []struct {
 		name        string
