@@ -149,9 +149,9 @@ func TestRemoteWriteHandlerThrottlesWarnings(t *testing.T) {
 			t.Fatalf("got %d log lines, want 4:\n%s", len(lines), buf.String())
 		}
 		want := []string{
-			`level=WARN msg="rejected series in remote write request" protocol=remote_write reason=missing_metric_name samples=2 series="{x=\"1\"}" detail="no __name__ label" remote_addr=192.0.2.1:1234 user_agent="" suppressed=0`,
+			`level=WARN msg="rejected series in remote write request" protocol=remote_write reason=missing_metric_name samples=2 item="series 0" series="{x=\"1\"}" detail="no __name__ label" remote_addr=192.0.2.1:1234 user_agent="" suppressed=0`,
 			`level=WARN msg="rejected malformed remote write request" protocol=remote_write err="cannot decompress snappy body: corrupt input" remote_addr=192.0.2.1:1234 user_agent="" suppressed=0`,
-			`level=WARN msg="rejected series in remote write request" protocol=remote_write reason=missing_metric_name samples=2 series="{x=\"1\"}" detail="no __name__ label" remote_addr=192.0.2.1:1234 user_agent="" suppressed=2`,
+			`level=WARN msg="rejected series in remote write request" protocol=remote_write reason=missing_metric_name samples=2 item="series 0" series="{x=\"1\"}" detail="no __name__ label" remote_addr=192.0.2.1:1234 user_agent="" suppressed=2`,
 			`level=WARN msg="rejected malformed remote write request" protocol=remote_write err="cannot decompress snappy body: corrupt input" remote_addr=192.0.2.1:1234 user_agent="" suppressed=2`,
 		}
 		for i := range want {
