@@ -69,6 +69,7 @@ type Aggregator struct {
 	flushMu sync.Mutex     // serializes Flush; guards the fields below and shard.totals
 	due     []int64        // window numbers due in this Flush
 	workers []*flushWorker // one per flush goroutine, kept across flushes
+	stale   []emitRec      // groups forgotten by this Flush, whose stale markers it emits
 
 	metrics aggMetrics
 }
@@ -367,7 +368,7 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, key []batch.Label, seriesHa
 func (a *Aggregator) newGroup(sh *shard, gh ghash, key []batch.Label, overflow bool) int {
 	g := groupRec{hash: gh.h, check: gh.check, labels: a.syms.pack(key, a.outputNamesFor)}
 	if overflow {
-		g.meta = 1
+		g.meta = metaOverflow
 	}
 	return int(sh.addGroup(g, a.slotsK, &a.layout))
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/premetrics/premetrics/batch"
 )
@@ -41,13 +42,25 @@ func TestConcurrentPushFlush(t *testing.T) {
 			ts     int64
 		}
 		emitted := map[key]float64{}
-		var mu sync.Mutex // guards emitted
+		lastTs := map[string]int64{} // per output series, markers included
+		ended := map[string]bool{}   // per output series: its last sample was a stale marker
+		markers := 0
+		var mu sync.Mutex // guards emitted, lastTs, ended, markers
 		collect := func(b *batch.Batch) {
 			mu.Lock()
 			defer mu.Unlock()
 			for i := range b.Series {
 				s := &b.Series[i]
 				k := key{batch.String(s.Labels), s.Samples[0].Timestamp}
+				if last, ok := lastTs[k.series]; ok && k.ts <= last {
+					t.Errorf("%s: sample @%d not after the previous one @%d", k.series, k.ts, last)
+				}
+				lastTs[k.series] = k.ts
+				ended[k.series] = value.IsStaleNaN(s.Samples[0].Value)
+				if ended[k.series] { // a forgotten group
+					markers++
+					continue
+				}
 				if _, dup := emitted[k]; dup {
 					t.Errorf("window emitted twice: %s @%d", k.series, k.ts)
 				}
@@ -122,6 +135,13 @@ func TestConcurrentPushFlush(t *testing.T) {
 		if len(out.Series) != 0 {
 			t.Errorf("second force flush emitted %d series, want 0", len(out.Series))
 		}
+		// The flush loop ran long after the last push: every group was
+		// forgotten, each output series ended by a stale marker.
+		for series, stale := range ended {
+			if !stale {
+				t.Errorf("%s: last sample is not a stale marker", series)
+			}
+		}
 
 		total := 0
 		for p := range pushers {
@@ -149,6 +169,9 @@ func TestConcurrentPushFlush(t *testing.T) {
 		}
 		if out := metricValue(t, m.output.WithLabelValues("conc")); out != float64(len(emitted)) {
 			t.Errorf("output_samples_total %v, emitted %d", out, len(emitted))
+		}
+		if got := metricValue(t, m.markers.WithLabelValues("conc")); got != float64(markers) {
+			t.Errorf("staleness_markers_total %v, emitted %d", got, markers)
 		}
 	})
 }

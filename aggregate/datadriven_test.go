@@ -203,7 +203,11 @@ func formatSeries(s *batch.Series) string {
 	return sb.String()
 }
 
+// formatValue renders v; a stale marker is "stale", as in the input.
 func formatValue(v float64) string {
+	if value.IsStaleNaN(v) {
+		return "stale"
+	}
 	return strconv.FormatFloat(v, 'g', 10, 64)
 }
 

@@ -67,7 +67,9 @@
 // a delta. Groups and counter baselines are forgotten (and total restarts
 // from 0) at the first Flush after staleness_interval without samples
 // (judged to the second: between staleness_interval and
-// staleness_interval + 1s). Input series are identified by the 64-bit
+// staleness_interval + 1s) that has no window of the group open and
+// raises the watermark (a Flush at the same or an earlier time than the
+// one before forgets no group, nor does one with force). Input series are identified by the 64-bit
 // batch.Hash of their labels: two series with colliding hashes would
 // share a baseline and count once (probability about n²/2^65 for n
 // series). Groups are identified by two independent 64-bit hashes of
@@ -76,6 +78,31 @@
 // groups, and nobody can construct a collision without the seeds. This
 // replaces a label comparison on every sample, the largest single cost of
 // Push before.
+//
+// # Stale markers
+//
+// When a group is forgotten, the Flush that forgets it appends, after its
+// outputs, one Prometheus stale marker (value.StaleNaN) for every output
+// series the group emitted: one per output, one per φ of quantiles, under
+// the output name (or the kept name with keep_metric_names) and after
+// output_relabel_configs (an output they drop gets none); overflow groups
+// alike. rate_sum and rate_avg get one only if the group ever emitted
+// them. Markers are stamped with the watermark of that Flush, now −
+// lateness:
+//
+//	last window end <= previous watermark < marker = watermark < any later window end
+//
+// so a marker comes after the last sample of its series and is never
+// ahead of the flush clock, and a group that resumes (even with samples
+// late within lateness) emits again from a window ending after its
+// marker, as a new group: total restarts from 0, counters take a new
+// baseline. A series gets exactly one marker per time its group is
+// forgotten. Groups still alive at shutdown get none, as a Flush with
+// force forgets no group (Prometheus ends their series after its
+// lookback). A downstream aggregation consuming these
+// outputs skips the markers as it skips any stale marker, and counts
+// them in rejected_samples_total{reason="stale_marker"}: expected in a
+// chain, at most the upstream's staleness_markers_total.
 //
 // # Cardinality budget
 //
@@ -178,7 +205,9 @@
 //
 // # Metrics
 //
-// premetrics_aggregate_{input,late,output}_samples_total{aggregation},
+// premetrics_aggregate_{input,late,output}_samples_total{aggregation}
+// (output: window outputs, not stale markers),
+// premetrics_aggregate_staleness_markers_total{aggregation},
 // premetrics_aggregate_rejected_samples_total{aggregation,reason} with
 // reason too_far_in_future, stale_marker, counter_out_of_order,
 // output_series_limit, input_series_limit;

@@ -22,7 +22,12 @@ type emitRec struct {
 	vals   int     // offset of its output values in Aggregator.vals
 	skip   uint32  // bit i: output i emits nothing (rates without a delta)
 	sk     *sketch // quantiles: the window's sketch, swapped out of the slot
+	stale  bool    // a forgotten group: emit a stale marker per output series, vals unused
 }
+
+// staleNaN is the value of a Prometheus staleness marker
+// (prometheus/model/value.StaleNaN).
+var staleNaN = math.Float64frombits(0x7ff0000000000002)
 
 // flushWorker is what building outputs needs, one per flush goroutine:
 // groups' windows taken out of shards, their values, and scratch.
@@ -46,7 +51,10 @@ type flushWorker struct {
 // aggregator and immutable, so dst may keep them.
 //
 // Flush also forgets groups and per-series state that have seen no
-// sample for staleness_interval, and updates the series gauge.
+// sample for staleness_interval, and updates the series gauge. For every
+// output series of a forgotten group it appends a stale marker after the
+// outputs, stamped with the watermark of this Flush (now - lateness); a
+// Flush with force forgets no group. See the package doc.
 //
 // Each shard is locked only to take the window's values out of its
 // slots (the slots are free for Push again right away); outputs are
@@ -59,6 +67,8 @@ func (a *Aggregator) Flush(now time.Time, force bool, dst *batch.Batch) {
 			a.takeOutLocked(fw, &a.shards[i], w)
 			a.emitAll(fw, ts, dst, 0, nil)
 		}
+	}, func(fw *flushWorker, ts int64) {
+		a.emitAll(fw, ts, dst, 0, nil)
 	})
 }
 
@@ -69,7 +79,8 @@ func (a *Aggregator) Flush(now time.Time, force bool, dst *batch.Batch) {
 // keep the part or its slices (label strings may be kept), and must be
 // safe for concurrent use. Every part of a window is handed over before
 // any part of a later window, so each output series' samples come in
-// time order. Emitting a window of a million groups thus needs a few
+// time order; stale markers come last, in parts of their own, from one
+// goroutine. Emitting a window of a million groups thus needs a few
 // batches of max series, not one of every output, and on a busy machine
 // it gets several goroutines' share of the CPU. fn runs without any shard
 // lock held, so it may block (on a full queue) without stalling Push.
@@ -102,6 +113,15 @@ func (a *Aggregator) FlushEach(now time.Time, force bool, max, workers int, fn f
 			})
 		}
 		wg.Wait()
+	}, func(fw *flushWorker, ts int64) {
+		if fw.part == nil {
+			fw.part = &batch.Batch{}
+		}
+		a.emitAll(fw, ts, fw.part, max, fn)
+		if len(fw.part.Series) > 0 {
+			fn(fw.part)
+			fw.part.Reset()
+		}
 	})
 }
 
@@ -114,9 +134,10 @@ func (a *Aggregator) worker(i int) *flushWorker {
 	return a.workers[i]
 }
 
-// flush raises the watermarks, sweeps, and calls emitWindow for every due
-// window in order, with the timestamp of its outputs.
-func (a *Aggregator) flush(now time.Time, force bool, emitWindow func(w, ts int64)) {
+// flush raises the watermarks, sweeps, calls emitWindow for every due
+// window in order, with the timestamp of its outputs, then emitMarkers
+// with the stale markers of the groups it forgot in fw's emit buffer.
+func (a *Aggregator) flush(now time.Time, force bool, emitWindow func(w, ts int64), emitMarkers func(fw *flushWorker, ts int64)) {
 	a.flushMu.Lock()
 	defer a.flushMu.Unlock()
 	began := time.Now()
@@ -131,38 +152,54 @@ func (a *Aggregator) flush(now time.Time, force bool, emitWindow func(w, ts int6
 	for i := range a.shards {
 		sh := &a.shards[i]
 		sh.mu.Lock()
-		sh.watermark = max(sh.watermark, cutoff)
+		prev := sh.watermark
+		sh.watermark = max(prev, cutoff)
 		for _, o := range sh.open {
 			if (o.win+1)*a.intervalMs > sh.watermark {
 				break
 			}
 			due = append(due, o.win)
 		}
-		a.sweep(sh, nowMs)
+		// Groups are forgotten only when the watermark moves on: every
+		// window they emitted ends at or before prev < cutoff, the
+		// timestamp of their stale markers. A forced Flush (shutdown, or
+		// configtest's end of time) forgets none: its clock is no time
+		// to stamp markers with.
+		a.sweep(sh, nowMs, !force && sh.watermark > prev)
 		tracked += sh.nGroups + sh.counters.len() + sh.counted.len()
 		sh.mu.Unlock()
 	}
 	a.metrics.series.Set(float64(tracked))
-	if len(due) == 0 {
-		a.due = due
-		return
-	}
 
-	slices.Sort(due)
-	due = slices.Compact(due)
-	for _, w := range due {
-		emitWindow(w, (w+1)*a.intervalMs)
+	if len(due) > 0 {
+		slices.Sort(due)
+		due = slices.Compact(due)
+		for _, w := range due {
+			emitWindow(w, (w+1)*a.intervalMs)
+		}
+		emitted := 0
+		for _, fw := range a.workers {
+			emitted += fw.emitted
+			fw.emitted = 0
+		}
+		if emitted > 0 {
+			a.metrics.output.Add(float64(emitted))
+		}
+		a.metrics.flush.Observe(time.Since(began).Seconds())
 	}
 	a.due = due[:0]
-	emitted := 0
-	for _, fw := range a.workers {
-		emitted += fw.emitted
+
+	if len(a.stale) > 0 {
+		fw := a.worker(0)
+		fw.emitBuf = append(fw.emitBuf, a.stale...)
+		clear(a.stale) // drop the label strings
+		a.stale = a.stale[:0]
+		emitMarkers(fw, cutoff)
+		if fw.emitted > 0 {
+			a.metrics.markers.Add(float64(fw.emitted))
+		}
 		fw.emitted = 0
 	}
-	if emitted > 0 {
-		a.metrics.output.Add(float64(emitted))
-	}
-	a.metrics.flush.Observe(time.Since(began).Seconds())
 }
 
 // takeOutLocked is takeOut under the shard's lock.
@@ -244,6 +281,7 @@ func (a *Aggregator) copyOut(fw *flushWorker, sh *shard, st *slotStore, i int, g
 				r.skip |= 1 << oi
 				break
 			}
+			sh.groups[gid].meta |= metaRates
 			for _, ra := range rs {
 				v += ra.delta / (float64(ra.lastTs-ra.baseTs) / 1000)
 			}
@@ -301,25 +339,33 @@ func (a *Aggregator) emit(fw *flushWorker, r *emitRec, ts int64, dst *batch.Batc
 	} else { // the metric table was full: the name is inline
 		names = a.outputNamesFor(ls[nameIdx].Value)
 	}
-	vals := fw.vals[r.vals : r.vals+len(a.outputs)]
+	var vals []float64
+	if !r.stale {
+		vals = fw.vals[r.vals : r.vals+len(a.outputs)]
+	}
 	n := 0
 	for oi := range a.outputs {
 		o := &a.outputs[oi]
 		if o.kind == outQuantiles {
-			n += a.emitQuantiles(fw, o, r.sk, ls, names[oi], ts, dst)
+			n += a.emitQuantiles(fw, o, r, ls, names[oi], ts, dst)
 			continue
 		}
 		if r.skip&(1<<oi) != 0 {
 			continue
 		}
+		v := staleNaN
+		if !r.stale {
+			v = vals[oi]
+		}
 		ls[nameIdx].Value = names[oi]
-		n += a.appendOutput(fw, dst, ls, ts, vals[oi])
+		n += a.appendOutput(fw, dst, ls, ts, v)
 	}
 	return n
 }
 
-// emitQuantiles appends one sample per φ of o, labelled quantile="φ".
-func (a *Aggregator) emitQuantiles(fw *flushWorker, o *output, sk *sketch, ls []batch.Label, name string, ts int64, dst *batch.Batch) int {
+// emitQuantiles appends one sample per φ of o, labelled quantile="φ": the
+// φ-quantile of r's sketch, or a stale marker for a forgotten group.
+func (a *Aggregator) emitQuantiles(fw *flushWorker, o *output, r *emitRec, ls []batch.Label, name string, ts int64, dst *batch.Batch) int {
 	qls := append(fw.qbuf[:0], ls...)
 	i, found := slices.BinarySearchFunc(qls, quantileLabel, func(l batch.Label, n string) int { return cmp.Compare(l.Name, n) })
 	if !found {
@@ -331,8 +377,11 @@ func (a *Aggregator) emitQuantiles(fw *flushWorker, o *output, sk *sketch, ls []
 	n := 0
 	for pi, phi := range o.phis {
 		v := math.NaN()
-		if sk != nil {
-			v = sk.quantile(phi)
+		switch {
+		case r.stale:
+			v = staleNaN
+		case r.sk != nil:
+			v = r.sk.quantile(phi)
 		}
 		qls[i].Value = o.phiS[pi]
 		n += a.appendOutput(fw, dst, qls, ts, v)

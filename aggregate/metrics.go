@@ -26,6 +26,7 @@ type Metrics struct {
 	input    *prometheus.CounterVec
 	late     *prometheus.CounterVec
 	output   *prometheus.CounterVec
+	markers  *prometheus.CounterVec
 	series   *prometheus.GaugeVec
 	flush    *prometheus.HistogramVec
 	rejected *prometheus.CounterVec
@@ -47,6 +48,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "premetrics_aggregate_output_samples_total",
 			Help: "Samples emitted by window flushes.",
 		}, []string{"aggregation"}),
+		markers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "premetrics_aggregate_staleness_markers_total",
+			Help: "Stale markers emitted for the output series of groups forgotten after staleness_interval without samples.",
+		}, []string{"aggregation"}),
 		series: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "premetrics_aggregate_series",
 			Help: "Tracked state entries: groups (output series families, overflow groups included) plus per-input-series entries (counter baselines, count_series memberships), as of the last flush.",
@@ -62,7 +67,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"aggregation", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.input, m.late, m.output, m.series, m.flush, m.rejected)
+		reg.MustRegister(m.input, m.late, m.output, m.markers, m.series, m.flush, m.rejected)
 	}
 	return m
 }
@@ -73,6 +78,7 @@ func (m *Metrics) Forget(name string) {
 	m.input.DeleteLabelValues(name)
 	m.late.DeleteLabelValues(name)
 	m.output.DeleteLabelValues(name)
+	m.markers.DeleteLabelValues(name)
 	m.series.DeleteLabelValues(name)
 	m.flush.DeleteLabelValues(name)
 	m.rejected.DeletePartialMatch(prometheus.Labels{"aggregation": name})
@@ -82,7 +88,7 @@ func (m *Metrics) Forget(name string) {
 // counter) for one aggregation, resolved once so the hot path does no
 // label lookups.
 type aggMetrics struct {
-	input, late, output                prometheus.Counter
+	input, late, output, markers       prometheus.Counter
 	series                             prometheus.Gauge
 	flush                              prometheus.Observer
 	rejFuture, rejStale, rejOutOfOrder prometheus.Counter
@@ -95,6 +101,7 @@ func (m *Metrics) forAggregation(name string, dropped *prometheus.CounterVec) ag
 		input:         m.input.WithLabelValues(name),
 		late:          m.late.WithLabelValues(name),
 		output:        m.output.WithLabelValues(name),
+		markers:       m.markers.WithLabelValues(name),
 		series:        m.series.WithLabelValues(name),
 		flush:         m.flush.WithLabelValues(name),
 		rejFuture:     m.rejected.WithLabelValues(name, reasonTooFarInFuture),

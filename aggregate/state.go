@@ -68,12 +68,20 @@ type groupRec struct {
 	check    uint64 // ghash.check
 	labels   string // packed (see labels.go), immutable; "" for a free id
 	lastSeen int32  // wall time of the last aggregated sample, see shard.seconds
-	meta     uint32 // extra slots in use << 1 | 1 for a metric's overflow group
+	meta     uint32 // extra slots in use << metaExtraShift | metaRates | metaOverflow
 }
 
-func (g *groupRec) overflow() bool   { return g.meta&1 != 0 }
-func (g *groupRec) nExtra() uint32   { return g.meta >> 1 }
-func (g *groupRec) addExtra(d int32) { g.meta = uint32(int32(g.meta) + d<<1) }
+// Bits of groupRec.meta.
+const (
+	metaOverflow   = 1 // a metric's overflow group
+	metaRates      = 2 // rate_sum / rate_avg were emitted at least once (they get stale markers)
+	metaExtraShift = 2
+)
+
+func (g *groupRec) overflow() bool     { return g.meta&metaOverflow != 0 }
+func (g *groupRec) ratesEmitted() bool { return g.meta&metaRates != 0 }
+func (g *groupRec) nExtra() uint32     { return g.meta >> metaExtraShift }
+func (g *groupRec) addExtra(d int32)   { g.meta = uint32(int32(g.meta) + d<<metaExtraShift) }
 
 type extraKey struct {
 	gid uint32

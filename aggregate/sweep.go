@@ -1,21 +1,31 @@
 package aggregate
 
 // sweep forgets, as of nowMs, the groups that have no window open and
-// have seen no sample for staleness_interval, the counter baselines of
-// input series idle as long, and the count_series memberships of input
-// series whose latest window is closed.
+// have seen no sample for staleness_interval (only with groups: when this
+// Flush raised the watermark, so their stale markers, stamped with it,
+// come after every window they emitted), the counter baselines of input
+// series idle as long, and the count_series memberships of input series
+// whose latest window is closed. Forgotten groups go to a.stale.
 // It compacts the shard's group storage when most ids are free. The
-// caller holds sh.mu.
-func (a *Aggregator) sweep(sh *shard, nowMs int64) {
+// caller holds sh.mu and flushMu.
+func (a *Aggregator) sweep(sh *shard, nowMs int64, groups bool) {
 	cutoff := nowMs - a.stalenessMs
 	base := sh.clockBase
 	stale := func(lastSeen int32) bool { return base+(int64(lastSeen)+1)*1000 <= cutoff }
 	k := a.slotsK
 	for gid := range sh.groups {
+		if !groups {
+			break
+		}
 		g := &sh.groups[gid]
 		if g.labels == "" || !stale(g.lastSeen) || sh.live(uint32(gid), k) {
 			continue
 		}
+		r := emitRec{labels: g.labels, stale: true}
+		if !g.ratesEmitted() {
+			r.skip = a.rateOutputs()
+		}
+		a.stale = append(a.stale, r)
 		a.releaseGroup(g.overflow())
 		sh.removeGroup(uint32(gid))
 	}
@@ -39,6 +49,18 @@ func (a *Aggregator) sweep(sh *shard, nowMs int64) {
 	if len(sh.groups) > compactMinGroups && sh.nGroups*4 < len(sh.groups) {
 		a.compact(sh)
 	}
+}
+
+// rateOutputs returns the bits of the rate_sum and rate_avg outputs, the
+// outputs that a group may never have emitted.
+func (a *Aggregator) rateOutputs() uint32 {
+	var m uint32
+	for oi := range a.outputs {
+		if k := a.outputs[oi].kind; k == outRateSum || k == outRateAvg {
+			m |= 1 << oi
+		}
+	}
+	return m
 }
 
 // compact renumbers the groups of sh densely, moving their slots, so the
