@@ -95,8 +95,9 @@ func post(t testing.TB, url string, body []byte, header map[string]string) (int,
 
 // premetrics is a running premetrics binary.
 type premetrics struct {
-	proc *testenv.Process
-	addr string
+	proc   *testenv.Process
+	addr   string
+	config string // the config file, for reload tests to rewrite
 }
 
 func (p *premetrics) writeURL() string   { return "http://" + p.addr + "/api/v1/write" }
@@ -116,7 +117,7 @@ func startPremetrics(t *testing.T, config string, remoteWriteURL string) *premet
 		t.Fatal(err)
 	}
 	proc := testenv.StartProcess(t, bin, []string{"run", "--config.file=" + file, "--storage.path=" + filepath.Join(dir, "data"), "--shutdown.timeout=20s"}, "http://"+addr+"/-/ready")
-	return &premetrics{proc: proc, addr: addr}
+	return &premetrics{proc: proc, addr: addr, config: file}
 }
 
 // metricValue reads one sample of premetrics' /metrics, e.g.

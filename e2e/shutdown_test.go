@@ -1,10 +1,6 @@
 package e2e
 
 import (
-	"io"
-	"net/http"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,28 +41,5 @@ remote_write:
 	got := storedSamples(t, prom, `{__name__=~".+"}`, start.Add(-time.Minute), end.Add(time.Minute), map[int64]string{end.UnixMilli(): "end"})
 	if diff := lineDiff([]string{`temp:2s_sum_samples{} 3.5 @end`}, got); diff != "" {
 		t.Fatalf("after shutdown Prometheus holds (-want +got):\n%s", diff)
-	}
-}
-
-// TestSIGHUPDoesNotKill: until reload is supported, SIGHUP must neither
-// stop premetrics nor lose its state, and /-/reload says why it refuses.
-func TestSIGHUPDoesNotKill(t *testing.T) {
-	recv := startReceiver(t, func(w http.ResponseWriter, _ int) { w.WriteHeader(http.StatusNoContent) })
-	pm := startPremetrics(t, "server: {listen_address: \"%ADDR%\"}\nremote_write: [{url: \"%RW%\"}]\n", recv.URL())
-	pm.proc.Signal(t, syscall.SIGHUP)
-	resp, err := http.Post("http://"+pm.addr+"/-/reload", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotImplemented || !strings.Contains(string(body), "not supported yet") {
-		t.Fatalf("/-/reload: %d %s", resp.StatusCode, body)
-	}
-	eventually(t, 5*time.Second, "the SIGHUP warning in the log", func() bool {
-		return strings.Contains(pm.proc.Output(), "config reload is not supported yet")
-	})
-	if resp, err := http.Get("http://" + pm.addr + "/-/ready"); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("not ready after SIGHUP: %v", err)
 	}
 }

@@ -37,6 +37,13 @@
 // while it is still being emitted; every part of a window goes before any
 // part of the next one.
 //
+// Reload: the stages (relabeler, aggregations, forward flag, sinks) are
+// one immutable value behind an atomic pointer. Ingest uses one generation
+// for a whole request; Swap installs the next, waits for ingests on the
+// old one, and flushes with force the aggregations the next one dropped.
+// An aggregation in both generations is the same object, so its state
+// carries over without loss or double counting.
+//
 // Backpressure: Admit reports false while any remote-write queue is over
 // its high watermark; flush output waits for queue space (it is small and
 // must not be lost) while ingest is refused with 429.

@@ -11,36 +11,38 @@ import (
 )
 
 // Run flushes windows as they close until ctx is done. It arms one timer
-// on the earliest next close over all aggregations.
+// on the earliest next close over all aggregations, and re-arms it after
+// a Swap.
 func (p *Pipeline) Run(ctx context.Context) {
-	if len(p.opts.Aggregations) == 0 {
-		<-ctx.Done()
-		return
-	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-p.swapped:
 		case <-timer.C:
 		}
 		now := time.Now()
 		p.Flush(ctx, now, false)
-		next := p.nextFlush(now)
-		timer.Reset(time.Until(next))
+		timer.Stop()
+		if next, ok := p.nextFlush(now); ok {
+			timer.Reset(time.Until(next))
+		}
 	}
 }
 
-func (p *Pipeline) nextFlush(now time.Time) time.Time {
+// nextFlush returns the earliest next window close; false without
+// aggregations.
+func (p *Pipeline) nextFlush(now time.Time) (time.Time, bool) {
 	var next time.Time
-	for _, a := range p.opts.Aggregations {
+	for _, a := range p.cur.Load().Aggregations {
 		t := a.NextFlush(now)
 		if next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}
-	return next
+	return next, !next.IsZero()
 }
 
 // flushChunk is how many output series Flush hands downstream at a time:
@@ -58,15 +60,25 @@ const flushChunk = 8192
 func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 	p.flush.Lock()
 	defer p.flush.Unlock()
-	aggs := p.opts.Aggregations
+	st := p.cur.Load()
+	p.flushAggs(ctx, now, force, st.Aggregations, func(int) bool { return true }, st.Sinks)
+}
+
+// flushAggs flushes the aggregations aggs[i] for which which(i) holds, in
+// order, routing each output to aggs[i+1:] and then to sinks. The caller
+// holds p.flush.
+func (p *Pipeline) flushAggs(ctx context.Context, now time.Time, force bool, aggs []*aggregate.Aggregator, which func(int) bool, sinks []Sink) {
 	for i, a := range aggs {
+		if !which(i) {
+			continue
+		}
 		undelivered := 0
 		var lastErr error
 		var mu sync.Mutex // fn runs on several flush goroutines
 		a.FlushEach(now, force, flushChunk, 0, func(part *batch.Batch) {
 			sc := p.scratch.Get().(*scratch)
 			defer p.scratch.Put(sc)
-			if err := p.route(ctx, part, aggs[i+1:], sc); err != nil {
+			if err := p.route(ctx, part, aggs[i+1:], sinks, sc); err != nil {
 				mu.Lock()
 				undelivered += len(part.Series)
 				lastErr = err
@@ -81,7 +93,7 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 
 // route hands one part of an aggregation's output to the aggregations
 // after it, then sends what none of them consumed.
-func (p *Pipeline) route(ctx context.Context, out *batch.Batch, downstream []*aggregate.Aggregator, sc *scratch) error {
+func (p *Pipeline) route(ctx context.Context, out *batch.Batch, downstream []*aggregate.Aggregator, sinks []Sink, sc *scratch) error {
 	sc.marks = resetMarks(sc.marks, len(out.Series))
 	if len(downstream) > 0 {
 		// Downstream, an output stamped with its window end belongs to
@@ -100,7 +112,7 @@ func (p *Pipeline) route(ctx context.Context, out *batch.Batch, downstream []*ag
 	if p.forward(out, sc.marks, true) == 0 {
 		return nil
 	}
-	return p.send(ctx, out)
+	return send(ctx, sinks, out)
 }
 
 // shiftTimestamps adds delta to every sample timestamp of b and returns

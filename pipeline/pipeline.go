@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,12 +42,32 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Pipeline runs batches through the stages. Ingest is safe for concurrent
-// use; Run and Shutdown are called once each.
+// Stages are the parts of a Pipeline that a config reload replaces
+// (Swap). A Stages value is immutable once handed to the Pipeline.
+type Stages struct {
+	Relabel          *rules.Relabeler // nil: no global relabeling
+	Aggregations     []*aggregate.Aggregator
+	ForwardUnmatched bool
+	Sinks            []Sink
+}
+
+// stages is one generation of Stages. Ingest holds use for reading while
+// it works on them, so Swap can wait until no ingest uses a retired
+// generation before it flushes the aggregations that generation dropped.
+type stages struct {
+	Stages
+	use     sync.RWMutex
+	retired bool // under use
+}
+
+// Pipeline runs batches through the stages. Ingest, Admit, Flush and Swap
+// are safe for concurrent use; Run is called once.
 type Pipeline struct {
-	opts  Options
-	log   *slog.Logger
-	flush sync.Mutex // serialises flushes (Run and Shutdown)
+	opts    Options // Relabel, Aggregations, ForwardUnmatched, Sinks: see cur
+	log     *slog.Logger
+	flush   sync.Mutex // serialises flushes (Run, Shutdown) and swaps
+	cur     atomic.Pointer[stages]
+	swapped chan struct{} // wakes Run after a Swap; buffered 1
 
 	relabelDrops  prometheus.Counter
 	unmatchedDrop prometheus.Counter
@@ -75,16 +96,38 @@ func New(opts Options) *Pipeline {
 	p := &Pipeline{
 		opts:          opts,
 		log:           opts.Logger,
+		swapped:       make(chan struct{}, 1),
 		relabelDrops:  opts.Dropped.WithLabelValues(telemetry.StageRelabel, "relabel_drop"),
 		unmatchedDrop: opts.Dropped.WithLabelValues(telemetry.StageRoute, "unmatched"),
 	}
+	p.cur.Store(&stages{Stages: Stages{
+		Relabel:          opts.Relabel,
+		Aggregations:     opts.Aggregations,
+		ForwardUnmatched: opts.ForwardUnmatched,
+		Sinks:            opts.Sinks,
+	}})
 	p.scratch.New = func() any { return &scratch{} }
 	return p
 }
 
+// Stages returns the stages in use now.
+func (p *Pipeline) Stages() Stages { return p.cur.Load().Stages }
+
+// acquire returns the current generation, held for reading until release.
+func (p *Pipeline) acquire() *stages {
+	for {
+		st := p.cur.Load()
+		st.use.RLock()
+		if !st.retired {
+			return st
+		}
+		st.use.RUnlock() // swapped meanwhile: take the new one
+	}
+}
+
 // Admit implements ingest.Pipeline: false while any sink is full.
 func (p *Pipeline) Admit() (time.Duration, bool) {
-	for _, s := range p.opts.Sinks {
+	for _, s := range p.cur.Load().Sinks {
 		if s.Full() {
 			return p.opts.RetryAfter, false
 		}
@@ -94,33 +137,37 @@ func (p *Pipeline) Admit() (time.Duration, bool) {
 
 // Ingest implements ingest.Pipeline. It edits b in place.
 func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
+	// One generation for the whole request: a Swap meanwhile waits, so a
+	// sample is in exactly one generation's aggregations.
+	st := p.acquire()
+	defer st.use.RUnlock()
 	sc := p.scratch.Get().(*scratch)
 	defer p.scratch.Put(sc)
 
-	if p.opts.Relabel != nil {
-		p.relabel(b, sc)
+	if st.Relabel != nil {
+		p.relabel(st.Relabel, b, sc)
 	}
 	if len(b.Series) == 0 {
 		return nil
 	}
 	now := p.opts.Now()
 	sc.marks = resetMarks(sc.marks, len(b.Series))
-	for _, a := range p.opts.Aggregations {
+	for _, a := range st.Aggregations {
 		a.Push(b, sc.marks, now)
 	}
-	if p.forward(b, sc.marks, p.opts.ForwardUnmatched) == 0 {
+	if p.forward(b, sc.marks, st.ForwardUnmatched) == 0 {
 		return nil
 	}
-	return p.send(ctx, b)
+	return send(ctx, st.Sinks, b)
 }
 
 // relabel applies the global relabel rules to every series of b in place:
 // labels are removed and replaced within the series' own labels, and only
 // a series that gains a label is copied into b's arena.
-func (p *Pipeline) relabel(b *batch.Batch, sc *scratch) {
+func (p *Pipeline) relabel(r *rules.Relabeler, b *batch.Batch, sc *scratch) {
 	for i := range b.Series {
 		s := &b.Series[i]
-		out, inBuf, keep := p.opts.Relabel.ApplyInPlace(s.Labels, sc.labels)
+		out, inBuf, keep := r.ApplyInPlace(s.Labels, sc.labels)
 		switch {
 		case !keep:
 			s.Labels = nil
@@ -162,8 +209,8 @@ func (p *Pipeline) forward(b *batch.Batch, marks []uint8, forwardUnmatched bool)
 	return len(b.Series)
 }
 
-func (p *Pipeline) send(ctx context.Context, b *batch.Batch) error {
-	for _, s := range p.opts.Sinks {
+func send(ctx context.Context, sinks []Sink, b *batch.Batch) error {
+	for _, s := range sinks {
 		if err := s.Enqueue(ctx, b); err != nil {
 			return fmt.Errorf("cannot enqueue for remote write: %w: %w", ingest.ErrBackoff, err)
 		}

@@ -28,7 +28,7 @@ func checkCommand(args []string, stdout, stderr io.Writer) int {
 			_, err = compile(cfg, newObservability(nil))
 		}
 		if err != nil {
-			fmt.Fprintf(stderr, "%s: INVALID\n%v\n", file, err)
+			fmt.Fprint(stderr, invalidConfig(file, err))
 			code = 1
 			continue
 		}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
+	"reflect"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -59,29 +61,76 @@ func newObservability(log *slog.Logger) *observability {
 // components are the compiled runtime objects of one config.
 type components struct {
 	pipeline *pipeline.Pipeline
+	stages   pipeline.Stages
+	aggs     []*aggregate.Aggregator // = stages.Aggregations
 	queues   []*remotewrite.Queue
 	inputs   ingest.Inputs
+	mappings []*jsonevent.Mapping // what inputs.JSON holds (or gets, on reload)
 	mqtt     []*mqtt.Subscriber
 }
 
 // compile turns a validated config into runtime objects. Nothing is
 // started: queues need Start, the pipeline needs Run.
 func compile(cfg *config.Config, obs *observability) (*components, error) {
+	return compileReusing(cfg, obs, nil)
+}
+
+// running is the config in use and its components, for a reload.
+type running struct {
+	cfg *config.Config
+	c   *components
+}
+
+// compileReusing is compile for a reload when prev is not nil: an
+// aggregation or remote_write entry whose config is deeply equal
+// (reflect.DeepEqual of the parsed aggregate.Config / remotewrite.Config)
+// to one of prev's reuses its object — the same *aggregate.Aggregator
+// with its window state, the same running *remotewrite.Queue — and
+// prev's pipeline and JSON inputs are kept, to be swapped by the caller.
+// On error, the queues it created are stopped (nothing was buffered).
+func compileReusing(cfg *config.Config, obs *observability, prev *running) (c *components, err error) {
+	c = &components{}
+	var created []*remotewrite.Queue
+	defer func() {
+		if err != nil {
+			for _, q := range created {
+				_ = q.Stop(context.Background())
+			}
+		}
+	}()
 	relabeler, err := rules.CompileRelabel(cfg.RelabelConfigs)
 	if err != nil {
 		return nil, fmt.Errorf("relabel_configs: %w", err)
 	}
+	var reuseAgg, reuseQueue func(i int) int
+	if prev != nil {
+		reuseAgg = reuser(prev.cfg.Aggregations, cfg.Aggregations)
+		reuseQueue = reuser(prev.cfg.RemoteWrite, cfg.RemoteWrite)
+	}
 	aggs := make([]*aggregate.Aggregator, 0, len(cfg.Aggregations))
 	for i, ac := range cfg.Aggregations {
+		if reuseAgg != nil {
+			if j := reuseAgg(i); j >= 0 {
+				aggs = append(aggs, prev.c.aggs[j])
+				continue
+			}
+		}
 		a, err := aggregate.New(ac, aggregate.Options{Dropped: obs.dropped, Metrics: obs.aggregate})
 		if err != nil {
 			return nil, fmt.Errorf("aggregations[%d]: %w", i, err)
 		}
 		aggs = append(aggs, a)
 	}
-	c := &components{}
+	c.aggs = aggs
 	sinks := make([]pipeline.Sink, 0, len(cfg.RemoteWrite))
 	for i, rc := range cfg.RemoteWrite {
+		if reuseQueue != nil {
+			if j := reuseQueue(i); j >= 0 {
+				c.queues = append(c.queues, prev.c.queues[j])
+				sinks = append(sinks, prev.c.queues[j])
+				continue
+			}
+		}
 		q, err := remotewrite.New(rc, remotewrite.Options{
 			Dropped: obs.dropped,
 			Metrics: obs.remotewrite,
@@ -91,26 +140,59 @@ func compile(cfg *config.Config, obs *observability) (*components, error) {
 		if err != nil {
 			return nil, fmt.Errorf("remote_write[%d]: %w", i, err)
 		}
+		created = append(created, q)
 		c.queues = append(c.queues, q)
 		sinks = append(sinks, q)
 	}
-	c.pipeline = pipeline.New(pipeline.Options{
+	c.stages = pipeline.Stages{
 		Relabel:          relabeler,
 		Aggregations:     aggs,
 		ForwardUnmatched: cfg.ForwardUnmatched,
 		Sinks:            sinks,
-		Dropped:          obs.dropped,
-		Logger:           obs.log.With("component", "pipeline"),
-	})
-	if err := c.compileInputs(cfg, obs); err != nil {
+	}
+	if prev != nil {
+		c.pipeline = prev.c.pipeline
+	} else {
+		c.pipeline = pipeline.New(pipeline.Options{
+			Relabel:          relabeler,
+			Aggregations:     aggs,
+			ForwardUnmatched: cfg.ForwardUnmatched,
+			Sinks:            sinks,
+			Dropped:          obs.dropped,
+			Logger:           obs.log.With("component", "pipeline"),
+		})
+	}
+	var json *ingest.JSONInputs
+	if prev != nil {
+		json = prev.c.inputs.JSON
+	}
+	if err := c.compileInputs(cfg, obs, json); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
+// reuser returns, for each index of next, the index of an entry of prev
+// deeply equal to it, each prev entry used at most once; -1: none.
+func reuser[T any](prev, next []T) func(i int) int {
+	used := make([]bool, len(prev))
+	match := make([]int, len(next))
+	for i := range next {
+		match[i] = -1
+		for j := range prev {
+			if !used[j] && reflect.DeepEqual(prev[j], next[i]) {
+				used[j], match[i] = true, j
+				break
+			}
+		}
+	}
+	return func(i int) int { return match[i] }
+}
+
 // compileInputs compiles the JSON mappings and creates (without starting)
-// the MQTT subscribers.
-func (c *components) compileInputs(cfg *config.Config, obs *observability) error {
+// the MQTT subscribers. With json not nil (a reload), the mappings are
+// kept in c.mappings for the caller to Set on json.
+func (c *components) compileInputs(cfg *config.Config, obs *observability, json *ingest.JSONInputs) error {
 	in := &cfg.Inputs
 	mappings := make([]*jsonevent.Mapping, 0, len(in.JSON))
 	for i, jc := range in.JSON {
@@ -126,7 +208,11 @@ func (c *components) compileInputs(cfg *config.Config, obs *observability) error
 		OTLP:           in.OTLP.On(),
 		OTLPOptions:    in.OTLP.OTLPOptions,
 		PrometheusText: in.PrometheusText.On(),
-		JSON:           ingest.NewJSONInputs(mappings),
+		JSON:           json,
+	}
+	c.mappings = mappings
+	if json == nil {
+		c.inputs.JSON = ingest.NewJSONInputs(mappings)
 	}
 	lim := cfg.Server.DecoderLimits()
 	decoders := func(format, input string) (mqtt.Decoder, error) {

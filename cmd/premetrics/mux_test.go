@@ -24,7 +24,7 @@ func TestPprofIsOptIn(t *testing.T) {
 			t.Fatal(err)
 		}
 		var ready atomic.Bool
-		srv := httptest.NewServer(newMux(cfg, c, obs, obs.log, &ready, enabled))
+		srv := httptest.NewServer(newMux(cfg, c, obs, obs.log, &ready, nil, enabled))
 		get := func(path string) (int, string) {
 			resp, err := http.Get(srv.URL + path)
 			if err != nil {

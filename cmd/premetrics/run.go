@@ -24,8 +24,6 @@ import (
 	"github.com/premetrics/premetrics/ingest"
 )
 
-const reloadUnsupported = "config reload is not supported yet: restart premetrics to apply a new config (windows whose end has passed are flushed on SIGTERM)"
-
 type runFlags struct {
 	configFile      string
 	listenAddress   string
@@ -145,7 +143,8 @@ func run(f runFlags, log *slog.Logger) error {
 	}()
 
 	var ready atomic.Bool
-	mux := newMux(cfg, c, obs, log, &ready, f.enablePprof)
+	rl := newReloader(f, cfg, c, obs, log.With("component", "reload"))
+	mux := newMux(cfg, c, obs, log, &ready, rl, f.enablePprof)
 	ln, err := net.Listen("tcp", cfg.Server.ListenAddress)
 	if err != nil {
 		stopFlushing()
@@ -184,8 +183,7 @@ wait:
 		select {
 		case sig := <-sigs:
 			if sig == syscall.SIGHUP {
-				// Without this, SIGHUP would kill the process and its state.
-				log.Warn(reloadUnsupported)
+				_ = rl.reload() // logged; the running config stays on error
 				continue
 			}
 			log.Info("shutting down", "signal", sig.String())
@@ -207,6 +205,7 @@ wait:
 	if err := srv.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Warn("http server did not stop cleanly", "err", err)
 	}
+	c = rl.current().c // no reload runs after srv.Shutdown
 	stopFlushing()
 	<-flushDone
 	c.pipeline.Flush(ctx, time.Now(), true)
@@ -221,7 +220,7 @@ wait:
 
 // newMux returns the daemon's HTTP handler: ingest, self metrics, health,
 // readiness, reload and, with enablePprof, the Go profiles.
-func newMux(cfg *config.Config, c *components, obs *observability, log *slog.Logger, ready *atomic.Bool, enablePprof bool) *http.ServeMux {
+func newMux(cfg *config.Config, c *components, obs *observability, log *slog.Logger, ready *atomic.Bool, rl *reloader, enablePprof bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	ingest.Register(mux, cfg.Server, c.inputs, c.pipeline, obs.ingest, log.With("component", "ingest"))
 	mux.Handle("/metrics", promhttp.HandlerFor(obs.reg, promhttp.HandlerOpts{Registry: obs.reg}))
@@ -235,9 +234,9 @@ func newMux(cfg *config.Config, c *components, obs *observability, log *slog.Log
 		}
 		fmt.Fprintln(w, "premetrics is ready.")
 	})
-	mux.HandleFunc("/-/reload", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, reloadUnsupported, http.StatusNotImplemented)
-	})
+	if rl != nil {
+		mux.HandleFunc("/-/reload", rl.reloadHandler)
+	}
 	if enablePprof {
 		mux.HandleFunc("/debug/pprof/", pprof.Index) // heap, allocs, goroutine, mutex, block, ...
 		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)

@@ -1,0 +1,43 @@
+package pipeline
+
+import (
+	"context"
+	"math"
+	"slices"
+	"time"
+)
+
+// endOfTime is the flush time that makes every window due, open ones
+// included.
+var endOfTime = time.UnixMilli(math.MaxInt64 / 4)
+
+// Swap replaces the stages atomically, for a config reload, and returns
+// when no Ingest uses the old ones any more. Aggregations present in both
+// (the same *aggregate.Aggregator) keep their state: a sample pushed
+// before, during or after the swap is counted once. Every old aggregation
+// not in next is flushed with force, every window including the open ones
+// (emitted with what they hold, stamped with their end), through the old
+// chain — into the aggregations after it in the
+// old order, then the old sinks — and dropped. Aggregations new in next
+// start empty.
+//
+// The old sinks must keep accepting until Swap returns; the caller stops
+// those not in next afterwards. Swap waits for running flushes and for
+// ingests on the old stages (an Ingest blocked on a full sink holds it up
+// until its context is done).
+func (p *Pipeline) Swap(ctx context.Context, next Stages) {
+	p.flush.Lock()
+	defer p.flush.Unlock()
+	old := p.cur.Swap(&stages{Stages: next})
+	old.use.Lock() // waits for ingests that acquired old
+	old.retired = true
+	old.use.Unlock()
+
+	removed := func(i int) bool { return !slices.Contains(next.Aggregations, old.Aggregations[i]) }
+	p.flushAggs(ctx, endOfTime, true, old.Aggregations, removed, old.Sinks)
+
+	select {
+	case p.swapped <- struct{}{}:
+	default:
+	}
+}
