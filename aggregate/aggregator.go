@@ -52,6 +52,7 @@ type Aggregator struct {
 	keepInput  bool
 
 	intervalMs, latenessMs, skewMs, stalenessMs int64
+	dedupMs                                     int64 // dedup_interval; 0: no deduplication
 
 	grouping grouping
 	groupSet []string // by or without, sorted
@@ -88,6 +89,7 @@ func New(cfg Config, opts Options) (*Aggregator, error) {
 		latenessMs:  duration(cfg.Lateness, DefaultLateness).Milliseconds(),
 		skewMs:      duration(cfg.MaxFutureSkew, DefaultMaxFutureSkew).Milliseconds(),
 		stalenessMs: duration(cfg.StalenessInterval, defaultStalenessIntervals*time.Duration(cfg.Interval)).Milliseconds(),
+		dedupMs:     duration(cfg.DedupInterval, 0).Milliseconds(),
 		syms:        newSymbols(),
 	}
 	a.maxGroups = int64(limit(cfg.MaxOutputSeries, DefaultMaxOutputSeries))
@@ -203,6 +205,16 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, key []batch.Label, seriesHa
 		}
 	}
 
+	var dr dedupRec
+	drPos, drTracked, drTouched := -1, false, false // drTouched: a sample was looked at
+	if a.dedupMs > 0 {
+		if drPos = sh.dedup.find(seriesHash); drPos >= 0 {
+			dr, drTracked = *sh.dedup.at(drPos), true
+		} else {
+			drTracked = reserve(&a.nDedup, a.maxSeries)
+		}
+	}
+
 	var st *slotStore
 	var si int
 	var f []float64
@@ -233,6 +245,19 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, key []batch.Label, seriesHa
 		}
 
 		limited := false // per-series state was needed but the series is untracked
+		if a.dedupMs > 0 {
+			if drTracked {
+				b := windowStart(ts, a.dedupMs) / a.dedupMs
+				if (drPos >= 0 || drTouched) && b <= dr.bucket {
+					drTouched = true
+					c.deduplicated++
+					continue
+				}
+				dr.bucket, drTouched = b, true
+			} else {
+				limited = true
+			}
+		}
 		counted, delta := false, 0.0
 		if l.counters {
 			crSeen = crSeen || crTracked
@@ -349,6 +374,20 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, key []batch.Label, seriesHa
 			sh.counters.insert(seriesHash, cr)
 		default:
 			a.nCounters.Add(-1)
+		}
+	}
+	if a.dedupMs > 0 && drTracked {
+		switch {
+		case !drTouched:
+			if drPos < 0 {
+				a.nDedup.Add(-1)
+			}
+		case drPos >= 0:
+			dr.lastSeen = sh.seconds(nowMs)
+			*sh.dedup.at(drPos) = dr
+		default:
+			dr.lastSeen = sh.seconds(nowMs)
+			sh.dedup.insert(seriesHash, dr)
 		}
 	}
 	if l.seriesSet && cnTracked {

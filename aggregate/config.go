@@ -34,7 +34,7 @@ type Config struct {
 	Lateness             *model.Duration   `yaml:"lateness"`           // default 5s
 	MaxFutureSkew        *model.Duration   `yaml:"max_future_skew"`    // default 1m
 	StalenessInterval    *model.Duration   `yaml:"staleness_interval"` // default 2 × interval
-	DedupInterval        *model.Duration   `yaml:"dedup_interval"`     // not supported yet
+	DedupInterval        *model.Duration   `yaml:"dedup_interval"`     // unset: no deduplication
 	MaxOutputSeries      *int              `yaml:"max_output_series"`  // default DefaultMaxOutputSeries
 	MaxInputSeries       *int              `yaml:"max_input_series"`   // default DefaultMaxInputSeries
 	InputRelabelConfigs  []*relabel.Config `yaml:"input_relabel_configs"`
@@ -83,8 +83,16 @@ func (c *Config) Validate() error {
 	if d := c.StalenessInterval; d != nil && interval > 0 && *d < c.Interval {
 		add("staleness_interval: must be >= interval (%s), got %s", c.Interval, time.Duration(*d))
 	}
-	if c.DedupInterval != nil {
-		add("dedup_interval: not supported yet")
+	if d := c.DedupInterval; d != nil {
+		dd := time.Duration(*d)
+		switch {
+		case dd <= 0:
+			add("dedup_interval: must be > 0, got %s", dd)
+		case dd%time.Millisecond != 0:
+			add("dedup_interval: must be a whole number of milliseconds, got %s", dd)
+		case interval > 0 && dd > interval:
+			add("dedup_interval: must be <= interval (%s), got %s", c.Interval, dd)
+		}
 	}
 	if n := c.MaxOutputSeries; n != nil && *n <= 0 {
 		add("max_output_series: must be > 0, got %d", *n)

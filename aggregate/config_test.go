@@ -89,7 +89,12 @@ func TestValidate(t *testing.T) {
 		{"negative skew", func(c *Config) { c.MaxFutureSkew = dur(-time.Second) }, []string{"max_future_skew: must be >= 0, got -1s"}},
 		{"staleness", func(c *Config) { c.StalenessInterval = dur(30 * time.Second) }, []string{
 			"staleness_interval: must be >= interval (1m), got 30s"}},
-		{"dedup", func(c *Config) { c.DedupInterval = dur(time.Second) }, []string{"dedup_interval: not supported yet"}},
+		{"dedup zero", func(c *Config) { c.DedupInterval = dur(0) }, []string{"dedup_interval: must be > 0, got 0s"}},
+		{"dedup negative", func(c *Config) { c.DedupInterval = dur(-time.Second) }, []string{"dedup_interval: must be > 0, got -1s"}},
+		{"dedup sub-ms", func(c *Config) { c.DedupInterval = dur(1500 * time.Microsecond) }, []string{
+			"dedup_interval: must be a whole number of milliseconds, got 1.5ms"}},
+		{"dedup above interval", func(c *Config) { c.DedupInterval = dur(2 * time.Minute) }, []string{
+			"dedup_interval: must be <= interval (1m), got 2m0s"}},
 		{"limits", func(c *Config) { c.MaxOutputSeries, c.MaxInputSeries = intp(0), intp(-5) }, []string{
 			"max_output_series: must be > 0, got 0", "max_input_series: must be > 0, got -5"}},
 		{"many at once", func(c *Config) {

@@ -79,6 +79,32 @@
 // replaces a label comparison on every sample, the largest single cost of
 // Push before.
 //
+// # Deduplication
+//
+// With dedup_interval D (0 < D <= interval, whole milliseconds), the
+// duplicates an HA pair sends (the same series from two replicas, made
+// identical first by input_relabel_configs dropping the replica label)
+// are collapsed before anything is aggregated, so a pair never counts
+// twice. Per input series (identified like counter baselines, by the
+// batch.Hash of its labels after input relabeling), event time is cut
+// into buckets [k·D, (k+1)·D) aligned to the epoch. The first sample of
+// the series that passes the stale-marker, comparison, future and
+// lateness checks in a bucket is aggregated; every later sample of that
+// series in the same or an earlier bucket is dropped, by every output,
+// and counted in rejected_samples_total{reason="deduplicated"} (not in
+// dropped_samples_total: a duplicate loses no data):
+//
+//	bucket  ─►  [ k )[ k+1 )[ k+2 )
+//	replica a:   x      x      x       aggregated
+//	replica b:    y      y  (late y of k+1, after a's k+2)  dropped
+//
+// Which replica's sample wins a bucket is whichever arrives first, so
+// the pair should send equal values (the same scrape targets). Without
+// dedup_interval nothing is looked up or hashed for it. The per-series
+// bucket lives in the shard's dedup table and is forgotten after
+// staleness_interval without samples, like a counter baseline; the next
+// sample of the series is then accepted whatever its bucket.
+//
 // # Stale markers
 //
 // When a group is forgotten, the Flush that forgets it appends, after its
@@ -109,7 +135,7 @@
 // Each aggregation tracks at most max_output_series groups (default
 // 1,000,000) and at most max_input_series entries (default 5,000,000) in
 // each of its per-input-series tables: counter baselines (counter
-// outputs) and count_series memberships. Nothing else grows with the
+// outputs), count_series memberships and dedup buckets (dedup_interval). Nothing else grows with the
 // input, so memory stays bounded when 10M distinct series are offered:
 //
 //   - A series whose group does not exist when max_output_series groups
@@ -127,12 +153,13 @@
 //   - A new input series that finds its table full is not tracked: it gets
 //     no counter baseline (it contributes nothing to increase, total and
 //     the rates; with only counter outputs its samples are not aggregated
-//     at all) and is not counted by count_series; every other output
+//     at all), is not counted by count_series, and is not deduplicated
+//     (each replica's samples are aggregated); every other output
 //     aggregates its samples. Each such sample is counted once in
 //     premetrics_aggregate_rejected_samples_total{reason="input_series_limit"}.
 //     A series is tracked again once the table has room when it next
-//     sends (baselines are forgotten after staleness_interval,
-//     memberships when their window closes).
+//     sends (baselines and dedup buckets are forgotten after
+//     staleness_interval, memberships when their window closes).
 //
 // The limits are reserved atomically before an entry is created, so they
 // hold exactly under concurrent Push. Memory, live Go heap, measured by
@@ -143,6 +170,7 @@
 //	per group, quantiles                ~350 B   (a sketch per slot)
 //	per counter baseline                 ~53 B   (32 B entries at 53–80% load)
 //	per count_series membership          ~40 B   (24 B entries)
+//	per dedup bucket                     ~40 B   (24 B entries; estimated from the entry size)
 //	rate_sum / rate_avg, per series     +32 B per open window
 //
 // so the defaults bound one aggregation to about 0.15–0.35 GB of groups
@@ -164,7 +192,8 @@
 //	       │           + sketch / unique set / rate list per slot when configured
 //	       ├─ extra    slots of groups with more than K open windows
 //	       ├─ counters input series hash → baseline (32 B entries)
-//	       └─ counted  input series hash → last window + 64-window bitmap (24 B)
+//	       ├─ counted  input series hash → last window + 64-window bitmap (24 B)
+//	       └─ dedup    input series hash → last accepted bucket + lastSeen (24 B)
 //
 // K, the slots a group carries inline, is 1 + ⌈lateness / interval⌉,
 // between 2 and 4: enough for in-order data; a group with more windows open
@@ -210,7 +239,7 @@
 // premetrics_aggregate_staleness_markers_total{aggregation},
 // premetrics_aggregate_rejected_samples_total{aggregation,reason} with
 // reason too_far_in_future, stale_marker, counter_out_of_order,
-// output_series_limit, input_series_limit;
+// output_series_limit, input_series_limit, deduplicated;
 // premetrics_aggregate_series{aggregation} (groups, overflow groups
 // included, plus the entries of the per-input-series tables, as of the
 // last Flush), and

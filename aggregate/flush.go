@@ -166,7 +166,7 @@ func (a *Aggregator) flush(now time.Time, force bool, emitWindow func(w, ts int6
 		// configtest's end of time) forgets none: its clock is no time
 		// to stamp markers with.
 		a.sweep(sh, nowMs, !force && sh.watermark > prev)
-		tracked += sh.nGroups + sh.counters.len() + sh.counted.len()
+		tracked += sh.nGroups + sh.counters.len() + sh.counted.len() + sh.dedup.len()
 		sh.mu.Unlock()
 	}
 	a.metrics.series.Set(float64(tracked))

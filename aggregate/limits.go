@@ -9,7 +9,7 @@ import (
 // Cardinality budget (see doc.go): every aggregation tracks at most
 // max_output_series groups, plus at most maxOverflowGroups overflow
 // groups, and at most max_input_series entries in each per-input-series
-// table (counter baselines, count_series memberships).
+// table (counter baselines, count_series memberships, dedup buckets).
 const (
 	// DefaultMaxOutputSeries is the default of max_output_series.
 	DefaultMaxOutputSeries = 1_000_000
@@ -29,6 +29,7 @@ type budget struct {
 	maxGroups, maxSeries int64
 	nGroups, nOverflow   atomic.Int64
 	nCounters, nCounted  atomic.Int64
+	nDedup               atomic.Int64
 }
 
 func reserve(c *atomic.Int64, limit int64) bool {

@@ -14,7 +14,8 @@ const (
 	reasonCounterOutOfOrder  = "counter_out_of_order"
 	reasonOutputSeriesLimit  = "output_series_limit"
 	reasonInputSeriesLimit   = "input_series_limit"
-	reasonLate               = "late" // dropped_samples_total only; late samples have their own counter
+	reasonDeduplicated       = "deduplicated" // rejected_samples_total only: a duplicate is not data lost
+	reasonLate               = "late"         // dropped_samples_total only; late samples have their own counter
 	dropStage                = telemetry.StageAggregate
 	flushDurationBucketStart = 100e-6 // 100µs
 )
@@ -54,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"aggregation"}),
 		series: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "premetrics_aggregate_series",
-			Help: "Tracked state entries: groups (output series families, overflow groups included) plus per-input-series entries (counter baselines, count_series memberships), as of the last flush.",
+			Help: "Tracked state entries: groups (output series families, overflow groups included) plus per-input-series entries (counter baselines, count_series memberships, dedup buckets), as of the last flush.",
 		}, []string{"aggregation"}),
 		flush: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "premetrics_aggregate_flush_duration_seconds",
@@ -63,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"aggregation"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "premetrics_aggregate_rejected_samples_total",
-			Help: "Samples of matched series not aggregated as they would be without the reason: not at all, only for some outputs (counter_out_of_order, input_series_limit), or into an overflow group (output_series_limit).",
+			Help: "Samples of matched series not aggregated as they would be without the reason: not at all (e.g. deduplicated), only for some outputs (counter_out_of_order, input_series_limit), or into an overflow group (output_series_limit).",
 		}, []string{"aggregation", "reason"}),
 	}
 	if reg != nil {
@@ -93,6 +94,7 @@ type aggMetrics struct {
 	flush                              prometheus.Observer
 	rejFuture, rejStale, rejOutOfOrder prometheus.Counter
 	rejOutputLimit, rejInputLimit      prometheus.Counter
+	rejDedup                           prometheus.Counter
 	dropLate, dropFuture, dropLimit    prometheus.Counter // nil without Options.Dropped
 }
 
@@ -110,6 +112,7 @@ func (m *Metrics) forAggregation(name string, dropped *prometheus.CounterVec) ag
 
 		rejOutputLimit: m.rejected.WithLabelValues(name, reasonOutputSeriesLimit),
 		rejInputLimit:  m.rejected.WithLabelValues(name, reasonInputSeriesLimit),
+		rejDedup:       m.rejected.WithLabelValues(name, reasonDeduplicated),
 	}
 	if dropped != nil {
 		am.dropLate = dropped.WithLabelValues(dropStage, reasonLate)
@@ -125,6 +128,7 @@ type pushCounts struct {
 	groupLimited                                int // aggregated into an overflow group
 	groupLimitDropped                           int // dropped: no group and no overflow group
 	inputLimited                                int // aggregated without per-input-series state
+	deduplicated                                int // dropped by dedup_interval
 }
 
 func (am *aggMetrics) add(c *pushCounts, consumes bool) {
@@ -157,5 +161,8 @@ func (am *aggMetrics) add(c *pushCounts, consumes bool) {
 	}
 	if c.inputLimited > 0 {
 		am.rejInputLimit.Add(float64(c.inputLimited))
+	}
+	if c.deduplicated > 0 {
+		am.rejDedup.Add(float64(c.deduplicated))
 	}
 }

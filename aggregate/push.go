@@ -108,7 +108,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 		keys = a.groupKey(ls, keys)
 		it := pushItem{series: int32(i), k0: int32(k0), k1: int32(len(keys))}
 		it.gh, sc.hashBuf = a.groupHash(keys[k0:], sc.hashBuf)
-		if a.layout.counters || a.layout.seriesSet {
+		if a.layout.counters || a.layout.seriesSet || a.dedupMs > 0 {
 			it.seriesHash, sc.hashBuf = batch.HashWithBuf(ls, sc.hashBuf)
 		}
 		items = append(items, it)
@@ -184,6 +184,7 @@ const (
 	pfIndex = 1 << iota
 	pfCounters
 	pfCounted
+	pfDedup
 )
 
 func (a *Aggregator) prefetchPlan(sh *shard) int {
@@ -196,6 +197,9 @@ func (a *Aggregator) prefetchPlan(sh *shard) int {
 	}
 	if sh.counted.n > prefetchMinEntries {
 		pf |= pfCounted
+	}
+	if sh.dedup.n > prefetchMinEntries {
+		pf |= pfDedup
 	}
 	return pf
 }
@@ -213,6 +217,10 @@ func (a *Aggregator) prefetch(sh *shard, pf int, it *pushItem) {
 	}
 	if pf&pfCounted != 0 {
 		t := &sh.counted
+		prefetch(unsafe.Pointer(&t.slots[t.home(tableKey(it.seriesHash))]))
+	}
+	if pf&pfDedup != 0 {
+		t := &sh.dedup
 		prefetch(unsafe.Pointer(&t.slots[t.home(tableKey(it.seriesHash))]))
 	}
 }

@@ -55,6 +55,7 @@ type shardState struct {
 	counters   table[counterRec]             // counter baselines by input series hash
 	counted    table[countRec]               // count_series: windows each input series was counted in
 	countSpill map[int64]map[uint64]struct{} // count_series memberships beyond countRec's 64 windows
+	dedup      table[dedupRec]               // dedup_interval: last accepted bucket by input series hash
 
 	clockBase int64 // wall ms that lastSeen fields count from
 	clockSet  bool
@@ -102,6 +103,13 @@ type counterRec struct {
 	// rateIdx: this series' rateAcc in the slot of its latest delta,
 	// checked against rateAcc.series before use.
 	rateIdx uint32
+}
+
+// dedupRec is the dedup_interval state of one input series: the bucket
+// (floor(ts / dedup_interval)) of the last sample it accepted.
+type dedupRec struct {
+	bucket   int64
+	lastSeen int32 // seconds since shard.clockBase, rounded down
 }
 
 // countRec remembers the windows an input series was counted in for

@@ -3,8 +3,8 @@ package aggregate
 // sweep forgets, as of nowMs, the groups that have no window open and
 // have seen no sample for staleness_interval (only with groups: when this
 // Flush raised the watermark, so their stale markers, stamped with it,
-// come after every window they emitted), the counter baselines of input
-// series idle as long, and the count_series memberships of input series
+// come after every window they emitted), the counter baselines and dedup
+// buckets of input series idle as long, and the count_series memberships of input series
 // whose latest window is closed. Forgotten groups go to a.stale.
 // It compacts the shard's group storage when most ids are free. The
 // caller holds sh.mu and flushMu.
@@ -32,6 +32,10 @@ func (a *Aggregator) sweep(sh *shard, nowMs int64, groups bool) {
 	if sh.counters.len() > 0 {
 		removed := sh.counters.sweep(func(_ uint64, r *counterRec) bool { return stale(r.lastSeen) })
 		a.nCounters.Add(-int64(removed))
+	}
+	if sh.dedup.len() > 0 {
+		removed := sh.dedup.sweep(func(_ uint64, r *dedupRec) bool { return stale(r.lastSeen) })
+		a.nDedup.Add(-int64(removed))
 	}
 	iv := a.intervalMs
 	if sh.counted.len() > 0 {
