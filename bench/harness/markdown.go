@@ -96,8 +96,8 @@ func (r *Report) Markdown() string {
 		return fmt.Sprintf("%s vs %s (%+.1f%%)", mib(res.RSSLastPeakBytes), mib(res.RSSPrevPeakBytes), 100*res.RSSGrowth)
 	})
 	row("aggregation state entries at the end of the load", func(res *Result) string { return si(res.AggregateStateSeries) })
-	row("output samples sent / received by the sink", func(res *Result) string {
-		return si(res.OutputSamplesSent) + " / " + si(float64(res.OutputSamplesReceived))
+	row("output samples sent / received by the sink (+ staleness markers)", func(res *Result) string {
+		return si(res.OutputSamplesSent) + " / " + si(float64(res.OutputSamplesReceived)) + " (+ " + si(float64(res.StaleMarkersReceived)) + ")"
 	})
 	row("samples over the series budget (rejected *_series_limit)", func(res *Result) string { return si(res.LimitedSamples) })
 	row("overflow-group samples received", func(res *Result) string { return si(float64(res.OverflowSamples)) })

@@ -59,10 +59,13 @@ type Result struct {
 
 	Flush   []Flush `json:"flush"`
 	Latency Latency `json:"latency"`
-	// Output: samples premetrics sent and the sink received (decoded),
+	// Output: samples premetrics sent (staleness markers included) and
+	// the sink received (decoded; window outputs, then the markers of
+	// series that ended, which may still arrive after the final scrape),
 	// of which in overflow groups.
 	OutputSamplesSent     float64 `json:"output_samples_sent"`
 	OutputSamplesReceived int64   `json:"output_samples_received"`
+	StaleMarkersReceived  int64   `json:"stale_markers_received"`
 	OverflowSamples       int64   `json:"overflow_samples_received"`
 	SinkBadRequests       int64   `json:"sink_bad_requests"`
 

@@ -244,6 +244,7 @@ func (res *Result) measure(final scrape, mr monitorResult, st sinkStats, loadFro
 	res.LimitedSamples = limited(final)
 	res.OutputSamplesSent = final.sum(metricRWSent, nil)
 	res.OutputSamplesReceived = st.Samples
+	res.StaleMarkersReceived = st.StaleMarkers
 	res.OverflowSamples = st.Overflow
 	res.SinkBadRequests = st.Bad
 	res.Latency = st.Latency

@@ -3,6 +3,7 @@ package harness
 import (
 	"errors"
 	"fmt"
+	promvalue "github.com/prometheus/prometheus/model/value"
 	"io"
 	"net"
 	"net/http"
@@ -43,6 +44,7 @@ type sink struct {
 	samples     int64
 	overflow    int64 // samples of overflow groups
 	early       int64 // samples received before their window closed
+	stale       int64 // staleness markers received (not window outputs)
 	hist        []int64
 	maxLatency  time.Duration
 	windows     map[int64]*windowDelivery // by window end (sample timestamp)
@@ -130,6 +132,11 @@ func (s *sink) record(b *batch.Batch, now time.Time) {
 			s.overflow += int64(len(ser.Samples))
 		}
 		for _, smp := range ser.Samples {
+			if promvalue.IsStaleNaN(smp.Value) {
+				// The end of a series, not a window: no delivery latency.
+				s.stale++
+				continue
+			}
 			s.samples++
 			lat := nowMs - (smp.Timestamp + lateMs)
 			if lat < 0 {
@@ -189,6 +196,7 @@ type Latency struct {
 // sinkStats is what the sink received.
 type sinkStats struct {
 	Requests, Bad, Samples, Overflow int64
+	StaleMarkers                     int64
 	FirstError                       string
 	MetricNames                      int
 	Latency                          Latency
@@ -198,7 +206,7 @@ func (s *sink) stats() sinkStats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := sinkStats{Requests: s.requests, Bad: s.bad, Samples: s.samples, Overflow: s.overflow,
-		FirstError: s.firstError, MetricNames: len(s.seriesNames)}
+		StaleMarkers: s.stale, FirstError: s.firstError, MetricNames: len(s.seriesNames)}
 	l := &out.Latency
 	l.Samples, l.Early, l.MaxSeconds = s.samples, s.early, s.maxLatency.Seconds()
 	l.P50Seconds = quantileMs(s.hist, s.samples, 0.5) / 1000
