@@ -360,10 +360,10 @@ func (p *parser) emit(l *line, ts int64) problem {
 				return fail(pr)
 			}
 			first = b.Series[len(b.Series)-1].Labels
-			if reason, detail := p.lim.CheckSeries(first); reason != outcome.ReasonNone {
-				pr := problem{reason: reason, msg: detail}
+			if reason, at := p.lim.Check(first); reason != outcome.ReasonNone {
+				pr := problem{reason: reason}
 				if p.res.WantDetail() {
-					pr.series = outcome.RenderSeries(first)
+					pr.series, pr.msg = outcome.RenderSeries(first), p.lim.SeriesDetail(reason, first, at)
 				}
 				return fail(pr)
 			}

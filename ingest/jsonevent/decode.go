@@ -489,8 +489,8 @@ func (d *decoder) build(v *fastjson.Value, pd *pending) bool {
 	if valuesOK && d.constOK(pd.metric) && (d.lim.MaxLabelsPerSeries <= 0 || len(ls) <= d.lim.MaxLabelsPerSeries) {
 		return true
 	}
-	if reason, detail := d.lim.CheckSeries(ls); reason != outcome.ReasonNone {
-		d.p = problem{reason: reason, code: probLimits, text: detail, labels: ls}
+	if reason, at := d.lim.Check(ls); reason != outcome.ReasonNone {
+		d.p = problem{reason: reason, code: probLimits, n: at, labels: ls}
 		return false
 	}
 	return true

@@ -123,7 +123,7 @@ func (d *decoder) detail(p *problem) string {
 	case probLabelType:
 		return fmt.Sprintf("%s: want a string, number or bool for label %s, got %s", field(), p.label, typeName(p.got))
 	case probLimits:
-		return p.text
+		return d.lim.SeriesDetail(p.reason, p.labels, p.n)
 	}
 	return p.reason.String()
 }

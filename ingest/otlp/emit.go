@@ -258,10 +258,10 @@ func (d *decoder) addSeries(name, extraName, extraValue string, ts int64, v floa
 	if d.baseOK && d.quickCheck(len(ls), name, extraName, extraValue) {
 		return true
 	}
-	if reason, detail := d.lim.CheckSeries(ls); reason != outcome.ReasonNone {
-		d.fail = problem{reason: reason, code: prCheck, s2: detail}
+	if reason, at := d.lim.Check(ls); reason != outcome.ReasonNone {
+		d.fail = problem{reason: reason, code: prCheck}
 		if d.res.WantDetail() {
-			d.fail.s = outcome.RenderSeries(ls)
+			d.fail.s, d.fail.s2 = outcome.RenderSeries(ls), d.lim.SeriesDetail(reason, ls, at)
 		}
 		return false
 	}

@@ -205,23 +205,51 @@ func (l Limits) CheckLabel(name, value string) Reason {
 // and the metric name. It returns the first problem and a detail saying
 // what and where, built only when the problem is not ReasonNone.
 func (l Limits) CheckSeries(ls []batch.Label) (Reason, string) {
+	reason, at := l.Check(ls)
+	if reason == ReasonNone {
+		return ReasonNone, ""
+	}
+	return reason, l.SeriesDetail(reason, ls, at)
+}
+
+// Check is CheckSeries without the detail, which costs an allocation: it
+// returns the first problem and the index of the label at fault (-1 when
+// the problem is the series as a whole). A decoder that keeps no more
+// details (Result.WantDetail is false) calls this alone.
+func (l Limits) Check(ls []batch.Label) (Reason, int) {
 	if l.MaxLabelsPerSeries > 0 && len(ls) > l.MaxLabelsPerSeries {
-		return ReasonTooManyLabels, fmt.Sprintf("%d labels, limit %d", len(ls), l.MaxLabelsPerSeries)
+		return ReasonTooManyLabels, -1
 	}
 	hasName := false
 	for i := range ls {
 		if reason := l.CheckLabel(ls[i].Name, ls[i].Value); reason != ReasonNone {
-			return reason, l.LabelDetail(reason, ls[i].Name, ls[i].Value)
+			return reason, i
 		}
 		if i > 0 && ls[i].Name == ls[i-1].Name {
-			return ReasonDuplicateLabel, "label " + Quote(ls[i].Name) + " appears more than once"
+			return ReasonDuplicateLabel, i
 		}
 		hasName = hasName || ls[i].Name == batch.MetricName
 	}
 	if !hasName {
-		return ReasonMissingMetricName, "no " + batch.MetricName + " label"
+		return ReasonMissingMetricName, -1
 	}
-	return ReasonNone, ""
+	return ReasonNone, -1
+}
+
+// SeriesDetail explains a problem Check found at label index at of ls.
+func (l Limits) SeriesDetail(reason Reason, ls []batch.Label, at int) string {
+	switch reason {
+	case ReasonTooManyLabels:
+		return fmt.Sprintf("%d labels, limit %d", len(ls), l.MaxLabelsPerSeries)
+	case ReasonMissingMetricName:
+		return "no " + batch.MetricName + " label"
+	case ReasonDuplicateLabel:
+		return "label " + Quote(ls[at].Name) + " appears more than once"
+	}
+	if at >= 0 && at < len(ls) {
+		return l.LabelDetail(reason, ls[at].Name, ls[at].Value)
+	}
+	return reason.String()
 }
 
 // LabelDetail explains a Reason returned by CheckLabel for name=value.

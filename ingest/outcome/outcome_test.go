@@ -80,3 +80,25 @@ func TestErrorKinds(t *testing.T) {
 		t.Errorf("Quote does not truncate at a rune boundary: %s", got)
 	}
 }
+
+// Check finds the problem without building its detail, so a decoder that
+// keeps no more details rejects a flood of bad series without allocating.
+func TestCheckAllocatesNothing(t *testing.T) {
+	lim := Limits{MaxLabelsPerSeries: 2, MaxLabelValueLength: 4}
+	bad := [][]batch.Label{
+		{{Name: "__name__", Value: "m"}, {Name: "a", Value: "1"}, {Name: "b", Value: "2"}},
+		{{Name: "__name__", Value: "m"}, {Name: "a", Value: "12345"}},
+		{{Name: "a", Value: "1"}},
+	}
+	for _, ls := range bad {
+		var reason Reason
+		if allocs := testing.AllocsPerRun(100, func() { reason, _ = lim.Check(ls) }); allocs != 0 || reason == ReasonNone {
+			t.Errorf("%v: reason %s, %v allocations", ls, reason, allocs)
+		}
+		r1, at := lim.Check(ls)
+		r2, detail := lim.CheckSeries(ls)
+		if r1 != r2 || lim.SeriesDetail(r1, ls, at) != detail {
+			t.Errorf("%v: Check %s and SeriesDetail %q disagree with CheckSeries %s %q", ls, r1, lim.SeriesDetail(r1, ls, at), r2, detail)
+		}
+	}
+}

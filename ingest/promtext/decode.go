@@ -298,10 +298,10 @@ func (p *parser) sample(text []byte, i int) problem {
 		return pr
 	}
 	ls := b.Series[len(b.Series)-1].Labels
-	if reason, detail := p.lim.CheckSeries(ls); reason != outcome.ReasonNone {
-		pr := problem{reason: reason, msg: detail}
+	if reason, at := p.lim.Check(ls); reason != outcome.ReasonNone {
+		pr := problem{reason: reason}
 		if p.res.WantDetail() {
-			pr.series = outcome.RenderSeries(ls)
+			pr.series, pr.msg = outcome.RenderSeries(ls), p.lim.SeriesDetail(reason, ls, at)
 		}
 		b.Series[len(b.Series)-1] = batch.Series{}
 		b.Series = b.Series[:len(b.Series)-1]
