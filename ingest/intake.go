@@ -43,6 +43,9 @@ type intake struct {
 	warn     *logthrottle.Throttle
 	what     string // the request in log messages: "remote write request"
 	items    string // its items in log messages: "series"
+	// reply answers a refused request: plain text unless the protocol
+	// has its own error body (OTLP's google.rpc.Status).
+	reply func(w http.ResponseWriter, r *http.Request, code int, msg string) int
 }
 
 func newIntake(cfg Config, gate *Gate, p Pipeline, m *Metrics, log *slog.Logger, protocol, what, items string) intake {
@@ -64,6 +67,7 @@ func newIntake(cfg Config, gate *Gate, p Pipeline, m *Metrics, log *slog.Logger,
 		warn:     logthrottle.New(warnKinds, logthrottle.Every),
 		what:     what,
 		items:    items,
+		reply:    func(w http.ResponseWriter, _ *http.Request, code int, msg string) int { return reply(w, code, msg) },
 	}
 }
 
@@ -76,7 +80,7 @@ func (in *intake) observe(code int, start time.Time) {
 // checkLength refuses a declared body over max_request_bytes (413).
 func (in *intake) checkLength(w http.ResponseWriter, r *http.Request) int {
 	if r.ContentLength > in.cfg.MaxRequestBytes {
-		return reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+		return in.reply(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf(
 			"request body of %d bytes is over the limit of %d bytes (max_request_bytes)", r.ContentLength, in.cfg.MaxRequestBytes))
 	}
 	return 0
@@ -92,16 +96,16 @@ func (in *intake) admit(w http.ResponseWriter, r *http.Request) int {
 		in.warnf(warnQueueTimeout, r, in.what+" waited too long for a slot; answering 429",
 			"max_concurrent_requests", cap(in.gate.slots), "request_queue_timeout", in.gate.timeout)
 		setRetryAfter(w, in.gate.timeout)
-		return reply(w, http.StatusTooManyRequests, fmt.Sprintf(
+		return in.reply(w, r, http.StatusTooManyRequests, fmt.Sprintf(
 			"too many concurrent requests: all %d slots stayed busy for %s", cap(in.gate.slots), in.gate.timeout))
 	case errClientGone:
-		return reply(w, statusClientClosed, "client closed the request while it waited for a slot")
+		return in.reply(w, r, statusClientClosed, "client closed the request while it waited for a slot")
 	}
 	if retryAfter, ok := in.pipeline.Admit(); !ok {
 		in.gate.release()
 		in.warnf(warnNotAdmitted, r, "pipeline is not admitting data; answering 429", "retry_after", retryAfter)
 		setRetryAfter(w, retryAfter)
-		return reply(w, http.StatusTooManyRequests, "the pipeline is busy; retry later")
+		return in.reply(w, r, http.StatusTooManyRequests, "the pipeline is busy; retry later")
 	}
 	return 0
 }
@@ -121,10 +125,10 @@ func (in *intake) readBody(w http.ResponseWriter, r *http.Request, buf []byte) (
 	body, err := readBody(buf, src, r.ContentLength, limit)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return body, reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+			return body, in.reply(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf(
 				"request body is over the limit of %d bytes (max_request_bytes)", in.cfg.MaxRequestBytes))
 		}
-		return body, reply(w, http.StatusBadRequest, "cannot read request body: "+err.Error())
+		return body, in.reply(w, r, http.StatusBadRequest, "cannot read request body: "+err.Error())
 	}
 	return body, 0
 }
@@ -135,13 +139,13 @@ func (in *intake) decodeFailed(w http.ResponseWriter, r *http.Request, err error
 	switch {
 	case errors.Is(err, outcome.ErrTooLarge):
 		in.warnf(warnTooLarge, r, "rejected "+in.what+" over max_decoded_bytes", "err", err)
-		return reply(w, http.StatusRequestEntityTooLarge, err.Error()+" (max_decoded_bytes)")
+		return in.reply(w, r, http.StatusRequestEntityTooLarge, err.Error()+" (max_decoded_bytes)")
 	case errors.Is(err, outcome.ErrUnsupported):
 		in.warnf(warnMalformed, r, "rejected unsupported "+in.what, "err", err)
-		return reply(w, http.StatusUnsupportedMediaType, err.Error())
+		return in.reply(w, r, http.StatusUnsupportedMediaType, err.Error())
 	}
 	in.warnf(warnMalformed, r, "rejected malformed "+in.what, "err", err)
-	return reply(w, http.StatusBadRequest, err.Error())
+	return in.reply(w, r, http.StatusBadRequest, err.Error())
 }
 
 // ingest hands b to the pipeline: 429 when it backs off, 503 when it
@@ -157,7 +161,7 @@ func (in *intake) ingest(w http.ResponseWriter, r *http.Request, b *batch.Batch,
 				in.warnf(warnPipeline, r, "pipeline failed to ingest a "+in.what+"; answering 503", "err", err)
 			}
 			setRetryAfter(w, retryAfterOf(err))
-			return reply(w, code, "cannot ingest: "+err.Error())
+			return in.reply(w, r, code, "cannot ingest: "+err.Error())
 		}
 	}
 	in.m.samples.Add(float64(res.Samples))

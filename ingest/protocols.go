@@ -103,6 +103,23 @@ func OTLPProtocol(o OTLPOptions) Protocol {
 			}
 			return otlp.DecodeProto(body, b, lim, opts, res)
 		},
+		Reply: func(w http.ResponseWriter, r *http.Request, code int, msg string) int {
+			// OTLP/HTTP: the body of a 4xx or 5xx is a google.rpc.Status,
+			// in the request's encoding (protobuf when it is not JSON).
+			enc := otlp.Protobuf
+			if mediaType(r.Header.Get("Content-Type")) == "application/json" {
+				enc = otlp.JSON
+			}
+			buf := bufs.Get().(*[]byte)
+			*buf = otlp.AppendStatus((*buf)[:0], enc, grpcCode(code), msg)
+			h := w.Header()
+			h.Set("Content-Type", enc.ContentType())
+			h.Del("Content-Length")
+			w.WriteHeader(code)
+			_, _ = w.Write(*buf)
+			bufs.Put(buf)
+			return code
+		},
 		Respond: func(w http.ResponseWriter, _ *http.Request, parsed any, res *outcome.Result) int {
 			enc := parsed.(otlp.Encoding)
 			buf := bufs.Get().(*[]byte)
@@ -114,6 +131,21 @@ func OTLPProtocol(o OTLPOptions) Protocol {
 			return http.StatusOK
 		},
 	}
+}
+
+// grpcCode is the gRPC status code OTLP pairs with an HTTP status.
+func grpcCode(httpCode int) int32 {
+	switch httpCode {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusUnsupportedMediaType:
+		return 3 // INVALID_ARGUMENT
+	case http.StatusRequestEntityTooLarge, http.StatusTooManyRequests:
+		return 8 // RESOURCE_EXHAUSTED
+	case http.StatusServiceUnavailable:
+		return 14 // UNAVAILABLE
+	case statusClientClosed:
+		return 1 // CANCELLED
+	}
+	return 2 // UNKNOWN
 }
 
 // JSONInputs holds the compiled JSON input mappings by name. It is safe

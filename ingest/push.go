@@ -34,6 +34,9 @@ type Protocol struct {
 	// and returns the status code sent. Nil: 204 when nothing was
 	// rejected, otherwise 400 with res.Message.
 	Respond func(w http.ResponseWriter, r *http.Request, parsed any, res *outcome.Result) int
+	// Reply answers a refused request (4xx, 5xx) with code and msg and
+	// returns code. Nil: plain text.
+	Reply func(w http.ResponseWriter, r *http.Request, code int, msg string) int
 }
 
 type pushHandler struct {
@@ -60,12 +63,16 @@ type pushState struct {
 // unregistered metrics, a nil log discards.
 func NewPushHandler(cfg Config, gate *Gate, proto Protocol, p Pipeline, m *Metrics, log *slog.Logger) http.Handler {
 	cfg = cfg.withDefaults()
-	return &pushHandler{
+	h := &pushHandler{
 		intake: newIntake(cfg, gate, p, m, log, proto.Name, proto.Name+" request", "items"),
 		limits: cfg.DecoderLimits(),
 		proto:  proto,
 		pool:   sync.Pool{New: func() any { return new(pushState) }},
 	}
+	if proto.Reply != nil {
+		h.reply = proto.Reply
+	}
+	return h
 }
 
 func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -76,19 +83,19 @@ func (h *pushHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *pushHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return reply(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; use POST")
+		return h.reply(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; use POST")
 	}
 	var parsed any
 	if h.proto.Check != nil {
 		var code int
 		var msg string
 		if parsed, code, msg = h.proto.Check(r); code != 0 {
-			return reply(w, code, msg)
+			return h.reply(w, r, code, msg)
 		}
 	}
 	gzipped, ok := gzipEncoded(r.Header.Get("Content-Encoding"))
 	if !ok {
-		return reply(w, http.StatusUnsupportedMediaType, fmt.Sprintf(
+		return h.reply(w, r, http.StatusUnsupportedMediaType, fmt.Sprintf(
 			"unsupported Content-Encoding %q: send gzip or no encoding", r.Header.Get("Content-Encoding")))
 	}
 	if code := h.checkLength(w, r); code != 0 {
@@ -110,15 +117,15 @@ func (h *pushHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	if gzipped {
 		if body, err = st.gunzip(body, h.cfg.MaxDecodedBytes); err != nil {
 			if errors.Is(err, errBodyTooLong) {
-				h.warnf(warnTooLarge, r, "rejected request over max_decoded_bytes")
-				return reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+				h.warnf(warnTooLarge, r, "rejected "+h.what+" over max_decoded_bytes")
+				return h.reply(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf(
 					"decompressed body is over the limit of %d bytes (max_decoded_bytes)", h.cfg.MaxDecodedBytes))
 			}
-			h.warnf(warnMalformed, r, "rejected request with a bad gzip body", "err", err)
-			return reply(w, http.StatusBadRequest, "cannot decompress gzip body: "+err.Error())
+			h.warnf(warnMalformed, r, "rejected "+h.what+" with a bad gzip body", "err", err)
+			return h.reply(w, r, http.StatusBadRequest, "cannot decompress gzip body: "+err.Error())
 		}
 	} else if int64(len(body)) > h.cfg.MaxDecodedBytes {
-		return reply(w, http.StatusRequestEntityTooLarge, fmt.Sprintf(
+		return h.reply(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf(
 			"request body of %d bytes is over the limit of %d bytes (max_decoded_bytes)", len(body), h.cfg.MaxDecodedBytes))
 	}
 
@@ -138,7 +145,7 @@ func (h *pushHandler) serve(w http.ResponseWriter, r *http.Request) int {
 		w.WriteHeader(http.StatusNoContent)
 		return http.StatusNoContent
 	}
-	return reply(w, http.StatusBadRequest, res.Message(h.proto.Name))
+	return h.reply(w, r, http.StatusBadRequest, res.Message(h.proto.Name))
 }
 
 // gzipEncoded reports whether a Content-Encoding is gzip, and false ok for

@@ -233,6 +233,24 @@ func TestPushBackpressure(t *testing.T) {
 	}
 }
 
+// OTLP answers a refused request with a google.rpc.Status in the
+// request's encoding, as OTLP/HTTP requires.
+func TestPushOTLPErrorIsAStatus(t *testing.T) {
+	srv, _ := pushServer(t, &fakePipeline{}, DefaultConfig())
+	code, hdr, body := doPush(t, srv, pushReq{path: "/v1/metrics", contentType: "application/json", body: []byte(`{"resourceMetrics": [`)})
+	if code != 400 || hdr.Get("Content-Type") != "application/json" || !strings.HasPrefix(body, `{"code":3,"message":"`) {
+		t.Errorf("malformed JSON: %d %q %q, want 400 with a JSON Status of code 3", code, hdr.Get("Content-Type"), body)
+	}
+	p := &fakePipeline{script: script{refuse: true}}
+	srv, _ = pushServer(t, p, DefaultConfig())
+	code, hdr, body = doPush(t, srv, pushReq{path: "/v1/metrics", contentType: "application/x-protobuf", body: nil})
+	// Status{1 code: 8 RESOURCE_EXHAUSTED, 2 message}.
+	if code != 429 || hdr.Get("Content-Type") != "application/x-protobuf" || hdr.Get("Retry-After") == "" ||
+		!strings.HasPrefix(body, "\x08\x08\x12") || !strings.Contains(body, "the pipeline is busy") {
+		t.Errorf("busy: %d %q %q Retry-After %q, want 429 with a protobuf Status of code 8", code, hdr.Get("Content-Type"), body, hdr.Get("Retry-After"))
+	}
+}
+
 func TestInfluxCompatibilityEndpoints(t *testing.T) {
 	srv, _ := pushServer(t, &fakePipeline{}, DefaultConfig())
 	if code, _, body := doPush(t, srv, pushReq{path: "/query?q=CREATE+DATABASE+telegraf"}); code != 200 || !strings.Contains(body, "results") {

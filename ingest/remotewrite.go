@@ -68,11 +68,11 @@ func (h *remoteWriteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		return reply(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; use POST")
+		return h.reply(w, r, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; use POST")
 	}
 	format, code, msg := checkHeaders(r.Header)
 	if code != 0 {
-		return reply(w, code, msg)
+		return h.reply(w, r, code, msg)
 	}
 	v2 := format == rwV2
 	var writtenHeaders []string
@@ -124,7 +124,7 @@ func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	if v2 {
 		protocol = "remote write 2.0"
 	}
-	return reply(w, http.StatusBadRequest, res.Message(protocol))
+	return h.reply(w, r, http.StatusBadRequest, res.Message(protocol))
 }
 
 // supported names the remote write versions the handler takes, for 415
