@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/ingest/internal/lines"
 	"github.com/premetrics/premetrics/ingest/internal/promname"
 	"github.com/premetrics/premetrics/ingest/outcome"
 )
@@ -48,15 +49,10 @@ func Decode(body []byte, b *batch.Batch, lim outcome.Limits, opts Options, res *
 	data := b.Bytes(len(body))
 	copy(data, body)
 	p := parser{b: b, lim: lim, opts: opts, res: res}
-	for n := 1; len(data) > 0; n++ {
-		text := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			text, data = data[:i], data[i+1:]
-		} else {
-			data = nil
-		}
-		if k := len(text); k > 0 && text[k-1] == '\r' {
-			text = text[:k-1]
+	for sc := lines.New(data); ; {
+		text, n, ok := sc.Next()
+		if !ok {
+			break
 		}
 		p.line(text, n)
 	}
