@@ -393,6 +393,20 @@ func (d *decoder) protoAttr(start, end int) error {
 	return nil
 }
 
+// protoAttrField reads the attributes field of a data point whose tag
+// ends at next: the KeyValue's end, or a wire error, or the error of the
+// attribute itself.
+func (d *decoder) protoAttrField(data []byte, i, next, wt int) (int, *protoscan.Error, error) {
+	if werr := protoscan.WantType(i, "attributes", wt, protoscan.BytesType); werr != nil {
+		return i, werr, nil
+	}
+	s, e, werr := protoscan.BytesField(data, next)
+	if werr != nil {
+		return i, werr, nil
+	}
+	return e, nil, d.protoAttr(s, e)
+}
+
 // NumberDataPoint{7 attributes, 2 start_time_unix_nano, 3 time_unix_nano,
 // oneof value {4 as_double, 6 as_int}, 5 exemplars, 8 flags}.
 func (d *decoder) protoNumberPoint(start, end int) error {
@@ -405,17 +419,10 @@ func (d *decoder) protoNumberPoint(start, end int) error {
 		}
 		switch num {
 		case 7:
-			if werr = protoscan.WantType(i, "attributes", wt, protoscan.BytesType); werr != nil {
-				break
-			}
-			var s, e int
-			if s, e, werr = protoscan.BytesField(data, next); werr != nil {
-				break
-			}
-			if err := d.protoAttr(s, e); err != nil {
+			var err error
+			if i, werr, err = d.protoAttrField(data, i, next, wt); err != nil {
 				return err
 			}
-			i = e
 		case 3:
 			if werr = protoscan.WantType(i, "time_unix_nano", wt, protoscan.Fixed64Type); werr == nil {
 				p.time, i, werr = protoscan.Fixed64(data, next)
@@ -461,17 +468,10 @@ func (d *decoder) protoHistogramPoint(start, end int) error {
 		}
 		switch num {
 		case 9:
-			if werr = protoscan.WantType(i, "attributes", wt, protoscan.BytesType); werr != nil {
-				break
-			}
-			var s, e int
-			if s, e, werr = protoscan.BytesField(data, next); werr != nil {
-				break
-			}
-			if err := d.protoAttr(s, e); err != nil {
+			var err error
+			if i, werr, err = d.protoAttrField(data, i, next, wt); err != nil {
 				return err
 			}
-			i = e
 		case 3:
 			if werr = protoscan.WantType(i, "time_unix_nano", wt, protoscan.Fixed64Type); werr == nil {
 				p.time, i, werr = protoscan.Fixed64(data, next)
@@ -556,29 +556,24 @@ func (d *decoder) protoSummaryPoint(start, end int) error {
 			return d.wireErr(werr)
 		}
 		switch num {
-		case 7, 6:
-			field := "attributes"
-			if num == 6 {
-				field = "quantile_values"
+		case 7:
+			var err error
+			if i, werr, err = d.protoAttrField(data, i, next, wt); err != nil {
+				return err
 			}
-			if werr = protoscan.WantType(i, field, wt, protoscan.BytesType); werr != nil {
+		case 6:
+			if werr = protoscan.WantType(i, "quantile_values", wt, protoscan.BytesType); werr != nil {
 				break
 			}
 			var s, e int
 			if s, e, werr = protoscan.BytesField(data, next); werr != nil {
 				break
 			}
-			if num == 7 {
-				if err := d.protoAttr(s, e); err != nil {
-					return err
-				}
-			} else {
-				var q quantile
-				if q, werr = protoQuantile(data, s, e); werr != nil {
-					break
-				}
-				p.quantiles = append(p.quantiles, q)
+			var q quantile
+			if q, werr = protoQuantile(data, s, e); werr != nil {
+				break
 			}
+			p.quantiles = append(p.quantiles, q)
 			i = e
 		case 3:
 			if werr = protoscan.WantType(i, "time_unix_nano", wt, protoscan.Fixed64Type); werr == nil {
