@@ -1,6 +1,7 @@
 package aggregate
 
 import (
+	"encoding/binary"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -9,10 +10,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cespare/xxhash/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/value"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/checkpoint"
 	"github.com/premetrics/premetrics/rules"
 )
 
@@ -62,9 +65,13 @@ type Aggregator struct {
 	layout   layout
 	slotsK   int // window slots per group, see newSlotsK
 
-	syms    *symbols
-	shards  []shard
-	scratch sync.Pool // *pushScratch
+	// hashSeed keys the placing half of groupHash; a restored checkpoint
+	// sets it back to the seed its groups were placed with.
+	hashSeed    [8]byte
+	fingerprint checkpoint.Fingerprint
+	syms        *symbols
+	shards      []shard
+	scratch     sync.Pool // *pushScratch
 	budget
 
 	flushMu sync.Mutex     // serializes Flush; guards the fields below and shard.totals
@@ -73,6 +80,7 @@ type Aggregator struct {
 	stale   []emitRec      // groups forgotten by this Flush, whose stale markers it emits
 
 	metrics aggMetrics
+	card    *cardinality // input label cardinality estimates (cardinality.go)
 }
 
 // New validates cfg and compiles it into an Aggregator with empty state.
@@ -91,6 +99,8 @@ func New(cfg Config, opts Options) (*Aggregator, error) {
 		stalenessMs: duration(cfg.StalenessInterval, defaultStalenessIntervals*time.Duration(cfg.Interval)).Milliseconds(),
 		dedupMs:     duration(cfg.DedupInterval, 0).Milliseconds(),
 		syms:        newSymbols(),
+		hashSeed:    processHashSeed,
+		fingerprint: fingerprint(&cfg),
 	}
 	a.maxGroups = int64(limit(cfg.MaxOutputSeries, DefaultMaxOutputSeries))
 	a.maxSeries = int64(limit(cfg.MaxInputSeries, DefaultMaxInputSeries))
@@ -137,6 +147,7 @@ func New(cfg Config, opts Options) (*Aggregator, error) {
 		m = NewMetrics(nil)
 	}
 	a.metrics = m.forAggregation(cfg.Name, opts.Dropped)
+	a.card = newCardinality(cfg.Name, m)
 
 	a.shards = make([]shard, numShards)
 	for i := range a.shards {
@@ -162,10 +173,16 @@ func (a *Aggregator) Name() string { return a.name }
 
 // pushSeries aggregates the samples of one input series; the caller holds
 // sh.mu. key is the group's labels (borrowed), gh their hash; overflow
-// says key is an overflow group. It returns false, having done nothing,
-// when the series has no group yet and max_output_series is reached.
-func (a *Aggregator) pushSeries(sh *shard, gh ghash, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, c *pushCounts) bool {
+// says key is an overflow group. ru is the series' upstream partial
+// (PushRollup; nil for raw input): each sample then merges it, and
+// updates as a value only what the partial cannot supply. It returns
+// false, having done nothing, when the series has no group yet and
+// max_output_series is reached.
+func (a *Aggregator) pushSeries(sh *shard, gh ghash, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, ru *rollupIn, c *pushCounts) bool {
 	l := &a.layout
+	if ru != nil {
+		l = &ru.plan.fallback
+	}
 	maxTs := nowMs + a.skewMs
 	// Below minTs a sample's window end + lateness is certainly < now;
 	// the early check also keeps the window arithmetic from overflowing.
@@ -295,11 +312,14 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, key []batch.Label, seriesHa
 				gid = a.newGroup(sh, gh, key, overflow)
 				reserved = false
 			}
-			st, si = sh.slotFor(uint32(gid), w, a.slotsK, l)
+			st, si = sh.slotFor(uint32(gid), w, a.slotsK, &a.layout)
 			f = st.f(si)
 			curWin = w
 		}
 		l.update(f, ts, v)
+		if ru != nil {
+			a.layout.merge(f, st, si, ru)
+		}
 		if l.uniq {
 			m := st.uniq[si]
 			if m == nil {
@@ -426,9 +446,21 @@ func (a *Aggregator) outputNamesFor(metric string) []string {
 	return names
 }
 
-// groupSeed and checkSeed seed groupHash. One pair per process, not per
-// Aggregator: aggregations fed the same input emit in the same order.
-var groupSeed, checkSeed = maphash.MakeSeed(), maphash.MakeSeed()
+// checkSeed seeds the check half of groupHash. One per process, not per
+// Aggregator: the check never leaves the process (a checkpoint stores
+// group labels, not hashes).
+var checkSeed = maphash.MakeSeed()
+
+// processHashSeed is every new Aggregator's hashSeed, so aggregations
+// fed the same input emit in the same order.
+var processHashSeed = newHashSeed()
+
+// newHashSeed returns a random seed for the placing half of groupHash.
+func newHashSeed() [8]byte {
+	var s [8]byte
+	binary.LittleEndian.PutUint64(s[:], maphash.Comparable(maphash.MakeSeed(), 0))
+	return s
+}
 
 // ghash identifies a group key: h places the group in a shard and in its
 // index, check is an independent second hash of the same bytes. Together
@@ -436,13 +468,15 @@ var groupSeed, checkSeed = maphash.MakeSeed(), maphash.MakeSeed()
 // instead of its labels (see doc.go, "Group identity").
 type ghash struct{ h, check uint64 }
 
-// groupHash returns the hashes of group key and buf for reuse. It need not
-// be batch.Hash (the hashes never leave the process): the runtime's
-// AES-based hash is about 2.5x faster than xxhash for group keys of a few
-// labels, so two of them cost less than one xxhash and a label compare.
+// groupHash returns the hashes of group key and buf for reuse. h is
+// xxhash of the aggregation's seed and the key, stable across processes,
+// so a restored checkpoint (which keeps the seed) puts every group in the
+// shard it was in, with the per-input-series state saved there. check is
+// the runtime's AES-based hash, keyed per process: cheaper than comparing
+// labels, and nobody can construct a pair of keys colliding in both.
 func (a *Aggregator) groupHash(key []batch.Label, buf []byte) (ghash, []byte) {
-	buf = batch.AppendHashInput(buf[:0], key)
-	return ghash{maphash.Bytes(groupSeed, buf), maphash.Bytes(checkSeed, buf)}, buf
+	buf = batch.AppendHashInput(append(buf[:0], a.hashSeed[:]...), key)
+	return ghash{xxhash.Sum64(buf), maphash.Bytes(checkSeed, buf[len(a.hashSeed):])}, buf
 }
 
 // groupKey appends to dst the grouping labels of ls (sorted like ls): the

@@ -220,8 +220,17 @@ func writeHeapProfile(b *testing.B, path string) {
 // benchYAMLAggregations are the aggregations of bench/bench.yaml (the
 // harness's pipeline), with 10 s windows and 5 s lateness.
 func benchYAMLAggregations(b *testing.B) []*Aggregator {
-	iv, late := model.Duration(10*time.Second), dur(5*time.Second)
 	var aggs []*Aggregator
+	for _, cfg := range benchYAMLConfigs(b) {
+		aggs = append(aggs, newBench(b, cfg))
+	}
+	return aggs
+}
+
+// benchYAMLConfigs returns the aggregations of bench/bench.yaml.
+func benchYAMLConfigs(b *testing.B) []Config {
+	iv, late := model.Duration(10*time.Second), dur(5*time.Second)
+	var cfgs []Config
 	for _, cfg := range []Config{
 		{Name: "rpm", Match: "vehicle_rpm != 0", By: []string{"region", "model", "engine"},
 			Outputs: []string{"avg", "max", "quantiles(0.5, 0.9, 0.99)"}},
@@ -231,9 +240,9 @@ func benchYAMLAggregations(b *testing.B) []*Aggregator {
 			Outputs: []string{"last"}, MaxOutputSeries: intp(1_200_000)},
 	} {
 		cfg.Interval, cfg.Lateness = iv, late
-		aggs = append(aggs, newBench(b, cfg))
+		cfgs = append(cfgs, cfg)
 	}
-	return aggs
+	return cfgs
 }
 
 // pushBenchFleet pushes one sample of each of the 1M series of 250k

@@ -22,6 +22,7 @@ type emitRec struct {
 	vals   int     // offset of its output values in Aggregator.vals
 	skip   uint32  // bit i: output i emits nothing (rates without a delta)
 	sk     *sketch // quantiles: the window's sketch, swapped out of the slot
+	pw     int     // FlushRollup: offset of the window's accumulators in flushWorker.pwords
 	stale  bool    // a forgotten group: emit a stale marker per output series, vals unused
 }
 
@@ -41,6 +42,13 @@ type flushWorker struct {
 	sbuf    [1]batch.Sample
 	part    *batch.Batch // FlushEach: this worker's part
 	emitted int
+
+	// FlushRollup: the accumulators of emitBuf's windows (layout words,
+	// back to back), and the Rollup of part; rollup is nil in other
+	// flushes.
+	pwords []float64
+	rollup *Rollup
+	ru     Rollup
 }
 
 // Flush appends to dst one sample per output series for every window
@@ -63,11 +71,13 @@ type flushWorker struct {
 func (a *Aggregator) Flush(now time.Time, force bool, dst *batch.Batch) {
 	a.flush(now, force, func(w int64, ts int64) {
 		fw := a.worker(0)
+		fw.rollup = nil
 		for i := range a.shards {
 			a.takeOutLocked(fw, &a.shards[i], w)
 			a.emitAll(fw, ts, dst, 0, nil)
 		}
 	}, func(fw *flushWorker, ts int64) {
+		fw.rollup = nil
 		a.emitAll(fw, ts, dst, 0, nil)
 	})
 }
@@ -85,6 +95,20 @@ func (a *Aggregator) Flush(now time.Time, force bool, dst *batch.Batch) {
 // it gets several goroutines' share of the CPU. fn runs without any shard
 // lock held, so it may block (on a full queue) without stalling Push.
 func (a *Aggregator) FlushEach(now time.Time, force bool, max, workers int, fn func(*batch.Batch)) {
+	a.flushEach(now, force, max, workers, false, func(b *batch.Batch, _ *Rollup) { fn(b) })
+}
+
+// FlushRollup is FlushEach handing over, with every part, its Rollup: the
+// window state behind each output series, for PushRollup of the
+// aggregations that consume these outputs. The Rollup, like the part, is
+// valid only during the call of fn. Collecting it costs a copy of each
+// window's accumulators, and sketches are recycled only after fn
+// returns.
+func (a *Aggregator) FlushRollup(now time.Time, force bool, max, workers int, fn func(*batch.Batch, *Rollup)) {
+	a.flushEach(now, force, max, workers, true, fn)
+}
+
+func (a *Aggregator) flushEach(now time.Time, force bool, max, workers int, rollup bool, fn func(*batch.Batch, *Rollup)) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
@@ -94,9 +118,7 @@ func (a *Aggregator) FlushEach(now time.Time, force bool, max, workers int, fn f
 		var wg sync.WaitGroup
 		for wi := range workers {
 			fw := a.worker(wi)
-			if fw.part == nil {
-				fw.part = &batch.Batch{}
-			}
+			a.prepare(fw, rollup)
 			wg.Go(func() {
 				for {
 					i := int(next.Add(1) - 1)
@@ -107,22 +129,40 @@ func (a *Aggregator) FlushEach(now time.Time, force bool, max, workers int, fn f
 					a.emitAll(fw, ts, fw.part, max, fn)
 				}
 				if len(fw.part.Series) > 0 {
-					fn(fw.part)
-					fw.part.Reset()
+					handOver(fw, fw.part, fn)
 				}
 			})
 		}
 		wg.Wait()
 	}, func(fw *flushWorker, ts int64) {
-		if fw.part == nil {
-			fw.part = &batch.Batch{}
-		}
+		a.prepare(fw, rollup)
 		a.emitAll(fw, ts, fw.part, max, fn)
 		if len(fw.part.Series) > 0 {
-			fn(fw.part)
-			fw.part.Reset()
+			handOver(fw, fw.part, fn)
 		}
 	})
+}
+
+// prepare readies fw for a FlushEach (rollup false) or FlushRollup.
+func (a *Aggregator) prepare(fw *flushWorker, rollup bool) {
+	if fw.part == nil {
+		fw.part = &batch.Batch{}
+	}
+	fw.rollup = nil
+	if rollup {
+		fw.ru.reset(&a.layout, a.outputs)
+		fw.rollup = &fw.ru
+	}
+}
+
+// handOver hands part (with its Rollup in a FlushRollup) to fn, then
+// empties both.
+func handOver(fw *flushWorker, part *batch.Batch, fn func(*batch.Batch, *Rollup)) {
+	fn(part, fw.rollup)
+	part.Reset()
+	if fw.rollup != nil {
+		fw.rollup.release(fw)
+	}
 }
 
 // worker returns flush worker i, creating it on first use. Called with
@@ -170,6 +210,7 @@ func (a *Aggregator) flush(now time.Time, force bool, emitWindow func(w, ts int6
 		sh.mu.Unlock()
 	}
 	a.metrics.series.Set(float64(tracked))
+	a.card.advance(nowMs) // rotates the input cardinality estimates without input too
 
 	if len(due) > 0 {
 		slices.Sort(due)
@@ -242,6 +283,10 @@ func (a *Aggregator) takeOut(fw *flushWorker, sh *shard, w int64) {
 func (a *Aggregator) copyOut(fw *flushWorker, sh *shard, st *slotStore, i int, gid uint32) {
 	l, f := &a.layout, st.f(i)
 	r := emitRec{labels: sh.groups[gid].labels, vals: len(fw.vals)}
+	if fw.rollup != nil {
+		r.pw = len(fw.pwords)
+		fw.pwords = append(fw.pwords, f...)
+	}
 	for oi := range a.outputs {
 		var v float64
 		switch a.outputs[oi].kind {
@@ -309,23 +354,30 @@ func (fw *flushWorker) spareSketch() *sketch {
 
 // emitAll builds the outputs of fw's emit buffer, stamped ts, into dst
 // and empties the buffer; with fn, it hands dst over whenever it holds
-// chunk series. It counts the samples appended in fw.emitted.
-func (a *Aggregator) emitAll(fw *flushWorker, ts int64, dst *batch.Batch, chunk int, fn func(*batch.Batch)) {
+// chunk series. It counts the samples appended in fw.emitted. In a
+// FlushRollup it records every output series' partial and output in
+// fw.rollup (emit the series, add the partial), which takes the window's
+// sketch until the part is handed over.
+func (a *Aggregator) emitAll(fw *flushWorker, ts int64, dst *batch.Batch, chunk int, fn func(*batch.Batch, *Rollup)) {
 	for j := range fw.emitBuf {
 		r := &fw.emitBuf[j]
-		fw.emitted += a.emit(fw, r, ts, dst)
+		n := a.emit(fw, r, ts, dst)
+		fw.emitted += n
+		if fw.rollup != nil {
+			fw.rollup.add(fw, r, n)
+		}
 		if r.sk != nil {
 			r.sk.reset()
 			fw.skPool = append(fw.skPool, r.sk)
 		}
 		if fn != nil && len(dst.Series) >= chunk {
-			fn(dst)
-			dst.Reset()
+			handOver(fw, dst, fn)
 		}
 	}
 	clear(fw.emitBuf) // drop the label strings
 	fw.emitBuf = fw.emitBuf[:0]
 	fw.vals = fw.vals[:0]
+	fw.pwords = fw.pwords[:0]
 }
 
 // emit appends the outputs of one group's window and returns how many
@@ -347,7 +399,11 @@ func (a *Aggregator) emit(fw *flushWorker, r *emitRec, ts int64, dst *batch.Batc
 	for oi := range a.outputs {
 		o := &a.outputs[oi]
 		if o.kind == outQuantiles {
-			n += a.emitQuantiles(fw, o, r, ls, names[oi], ts, dst)
+			k := a.emitQuantiles(fw, o, r, ls, names[oi], ts, dst)
+			n += k
+			if fw.rollup != nil {
+				fw.rollup.series(r, oi, k)
+			}
 			continue
 		}
 		if r.skip&(1<<oi) != 0 {
@@ -358,7 +414,11 @@ func (a *Aggregator) emit(fw *flushWorker, r *emitRec, ts int64, dst *batch.Batc
 			v = vals[oi]
 		}
 		ls[nameIdx].Value = names[oi]
-		n += a.appendOutput(fw, dst, ls, ts, v)
+		k := a.appendOutput(fw, dst, ls, ts, v)
+		n += k
+		if fw.rollup != nil {
+			fw.rollup.series(r, oi, k)
+		}
 	}
 	return n
 }

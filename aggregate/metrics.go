@@ -1,6 +1,8 @@
 package aggregate
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/premetrics/premetrics/telemetry"
@@ -31,6 +33,11 @@ type Metrics struct {
 	series   *prometheus.GaugeVec
 	flush    *prometheus.HistogramVec
 	rejected *prometheus.CounterVec
+
+	// Input cardinality estimates (cardinality.go), exported by a
+	// collector at collection time.
+	cardMu sync.Mutex
+	cards  map[string]*cardinality // by aggregation name; guarded by cardMu
 }
 
 // NewMetrics creates the aggregation metrics and registers them with reg
@@ -68,7 +75,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"aggregation", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.input, m.late, m.output, m.markers, m.series, m.flush, m.rejected)
+		reg.MustRegister(m.input, m.late, m.output, m.markers, m.series, m.flush, m.rejected, newCardCollector(m))
 	}
 	return m
 }
@@ -83,6 +90,9 @@ func (m *Metrics) Forget(name string) {
 	m.series.DeleteLabelValues(name)
 	m.flush.DeleteLabelValues(name)
 	m.rejected.DeletePartialMatch(prometheus.Labels{"aggregation": name})
+	m.cardMu.Lock()
+	delete(m.cards, name)
+	m.cardMu.Unlock()
 }
 
 // aggMetrics are the children of Metrics (and of the shared dropped

@@ -36,6 +36,13 @@ type pushScratch struct {
 	items     []pushItem
 	order     []int32 // item indices by shard
 	overflow  []int32 // items that go to an overflow group
+
+	// PushRollup only: the Rollup being pushed, how this aggregation
+	// folds its partials, and the groups the current partial went to.
+	rollup     *Rollup
+	plan       rollupPlan
+	dupPartial int32
+	dupGroups  []ghash
 }
 
 // pushItem is one matched input series with its hashes.
@@ -73,7 +80,7 @@ func (a *Aggregator) Push(b *batch.Batch, marks []uint8, now time.Time) {
 	sc := a.scratch.Get().(*pushScratch)
 	var c pushCounts
 	for lo := 0; lo < len(b.Series); lo += pushPartSize {
-		a.pushPart(b.Series[lo:min(lo+pushPartSize, len(b.Series))], marks[lo:], nowMs, sc, &c)
+		a.pushPart(b.Series[lo:min(lo+pushPartSize, len(b.Series))], marks[lo:], nil, nowMs, sc, &c)
 	}
 	clear(sc.relabeled[:cap(sc.relabeled)]) // do not keep b's strings alive in the pool
 	clear(sc.okey[:cap(sc.okey)])
@@ -82,8 +89,10 @@ func (a *Aggregator) Push(b *batch.Batch, marks []uint8, now time.Time) {
 }
 
 // pushPart aggregates series, a part of a batch small enough that its
-// memory is still in cache when the second pass reads it again.
-func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64, sc *pushScratch, c *pushCounts) {
+// memory is still in cache when the second pass reads it again. of holds
+// the partial index of every series for PushRollup (sc.rollup), nil for
+// raw input.
+func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, nowMs int64, sc *pushScratch, c *pushCounts) {
 	items, keys := sc.items[:0], sc.keys[:0]
 	var counts [numShards + 1]int32
 	for i := range series {
@@ -104,10 +113,18 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 			}
 			ls = out
 		}
+		if a.card != nil && a.card.sampled(len(items), nowMs) {
+			a.card.observe(ls, nowMs)
+		}
 		k0 := len(keys)
 		keys = a.groupKey(ls, keys)
 		it := pushItem{series: int32(i), k0: int32(k0), k1: int32(len(keys))}
 		it.gh, sc.hashBuf = a.groupHash(keys[k0:], sc.hashBuf)
+		if of != nil && of[i] >= 0 && sc.rollupDup(of[i], it.gh) {
+			clear(keys[k0:]) // folded with an earlier series of its upstream window
+			keys = keys[:k0]
+			continue
+		}
 		if a.layout.counters || a.layout.seriesSet || a.dedupMs > 0 {
 			it.seriesHash, sc.hashBuf = batch.HashWithBuf(ls, sc.hashBuf)
 		}
@@ -133,6 +150,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 	if len(items) > 0 {
 		first = int(items[0].gh.h % numShards)
 	}
+	var rin rollupIn
 	for k := range numShards {
 		s := (first + k) % numShards
 		its := order[counts[s]:counts[s+1]]
@@ -155,7 +173,11 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 				}
 			}
 			it := &items[idx]
-			if !a.pushSeries(sh, it.gh, keys[it.k0:it.k1], it.seriesHash, series[it.series].Samples, nowMs, false, c) {
+			var ru *rollupIn
+			if of != nil { // PushRollup; the check inline keeps raw Push's loop tight
+				ru = sc.rollupInFor(of, it.series, &rin)
+			}
+			if !a.pushSeries(sh, it.gh, keys[it.k0:it.k1], it.seriesHash, series[it.series].Samples, nowMs, false, ru, c) {
 				overflow = append(overflow, idx)
 			}
 		}
@@ -171,7 +193,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, nowMs int64,
 		oh, sc.hashBuf = a.groupHash(sc.okey, sc.hashBuf)
 		sh := &a.shards[oh.h%numShards]
 		sh.mu.Lock()
-		a.pushSeries(sh, oh, sc.okey, it.seriesHash, series[it.series].Samples, nowMs, true, c)
+		a.pushSeries(sh, oh, sc.okey, it.seriesHash, series[it.series].Samples, nowMs, true, sc.rollupInFor(of, it.series, &rin), c)
 		sh.mu.Unlock()
 	}
 	clear(keys)

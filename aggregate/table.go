@@ -169,3 +169,13 @@ func (t *table[V]) reset() {
 	t.slots = nil
 	t.n = 0
 }
+
+// each calls fn for every entry, in slot order, with its stored key
+// (tableKey of the hash it was inserted with).
+func (t *table[V]) each(fn func(key uint64, v *V)) {
+	for i := range t.slots {
+		if s := &t.slots[i]; s.key != 0 {
+			fn(s.key, &s.val)
+		}
+	}
+}

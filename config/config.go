@@ -15,6 +15,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/premetrics/premetrics/aggregate"
+	"github.com/premetrics/premetrics/enrich"
 	"github.com/premetrics/premetrics/ingest"
 	"github.com/premetrics/premetrics/remotewrite"
 	"github.com/premetrics/premetrics/rules"
@@ -24,6 +25,7 @@ import (
 type Config struct {
 	Server           ingest.Config        `yaml:"server"`
 	RelabelConfigs   []*relabel.Config    `yaml:"relabel_configs"`
+	Enrich           []enrich.Config      `yaml:"enrich"`
 	Aggregations     []aggregate.Config   `yaml:"aggregations"`
 	ForwardUnmatched bool                 `yaml:"forward_unmatched"`
 	RemoteWrite      []remotewrite.Config `yaml:"remote_write"`
@@ -31,7 +33,6 @@ type Config struct {
 	Inputs Inputs `yaml:"inputs"`
 
 	// Sections of later roadmap items: accepted only when empty.
-	Enrich   yaml.Node `yaml:"enrich"`
 	Derive   yaml.Node `yaml:"derive"`
 	Alerting yaml.Node `yaml:"alerting"`
 }
@@ -86,6 +87,9 @@ func LoadFile(path string) (*Config, error) {
 	}
 	for i := range cfg.Inputs.MQTT {
 		cfg.Inputs.MQTT[i].SetDirectory(filepath.Dir(path))
+	}
+	for i := range cfg.Enrich {
+		cfg.Enrich[i].SetDirectory(filepath.Dir(path))
 	}
 	return cfg, nil
 }
@@ -150,6 +154,20 @@ func (c *Config) validate() []fieldError {
 	add("server", c.Server.Validate())
 	add("relabel_configs", rules.ValidateRelabel(c.RelabelConfigs))
 
+	tables := map[string]int{}
+	for i := range c.Enrich {
+		e := &c.Enrich[i]
+		prefix := fmt.Sprintf("enrich[%d]", i)
+		add(prefix, e.Validate())
+		if e.Name == "" {
+			continue
+		}
+		if j, dup := tables[e.Name]; dup {
+			out = append(out, fieldError{path: prefix + ".name", msg: fmt.Sprintf("duplicate enrich name %q (also enrich[%d])", e.Name, j)})
+		}
+		tables[e.Name] = i
+	}
+
 	names := map[string]int{}
 	for i := range c.Aggregations {
 		a := &c.Aggregations[i]
@@ -185,7 +203,6 @@ func (c *Config) validate() []fieldError {
 		node *yaml.Node
 		what string
 	}{
-		{"enrich", &c.Enrich, "enrichment is not supported yet"},
 		{"derive", &c.Derive, "derived metrics are not supported yet"},
 		{"alerting", &c.Alerting, "alerting rules are not supported yet"},
 	} {

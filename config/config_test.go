@@ -121,8 +121,60 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 		},
 		{
 			name: "later sections are refused, not ignored",
-			yaml: "enrich:\n  - name: x\nalerting:\n  groups: []\n" + rw,
-			want: []string{"t.yaml:2: enrich: enrichment is not supported yet"},
+			yaml: "derive:\n  - record: x\nalerting:\n  groups: []\n" + rw,
+			want: []string{"t.yaml:2: derive: derived metrics are not supported yet"},
+		},
+		{
+			name: "enrich problems with paths and lines",
+			yaml: `enrich:
+  - name: reg
+    source: {file: {path: v.txt, interval: 5q}}
+    key: [vehicle_id]
+    add: [model]
+  - name: reg
+    source: {http: {url: 'ftp://x', timeout: 0s}}
+    key: [vehicle_id, vehicle_id]
+    add: [model]
+    on_miss: {default: {colour: red, interval: x}}
+  - name: pg
+    source: {postgres: {dsn: 'postgres://127.0.0.1/x', query: 'select 1'}, file: a.csv}
+    key: [h]
+    add: [t]
+    on_miss: {defualt: {t: x}}
+` + rw,
+			want: []string{
+				// checked before decoding, like every duration
+				"t.yaml:3: enrich[0].source.file.interval: invalid duration \"5q\"",
+			},
+		},
+		{
+			name: "enrich semantic problems",
+			yaml: `enrich:
+  - name: reg
+    source: {file: {path: v.txt}}
+    key: [vehicle_id]
+    add: [model]
+  - name: reg
+    source: {http: {url: 'ftp://x', timeout: 0s}}
+    key: [vehicle_id, vehicle_id]
+    add: [model]
+    on_miss: {default: {colour: red, interval: x}}
+  - name: pg
+    source: {postgres: {dsn: 'postgres://127.0.0.1/x', query: 'select 1'}, file: a.csv}
+    key: [h]
+    add: [t]
+    on_miss: {defualt: {t: x}}
+` + rw,
+			want: []string{
+				"t.yaml:3: enrich[0].source.file.format: cannot tell from the extension of \"v.txt\"",
+				"t.yaml:6: enrich[1].name: duplicate enrich name \"reg\" (also enrich[0])",
+				"t.yaml:7: enrich[1].source.http.url: want an http or https URL",
+				"t.yaml:7: enrich[1].source.http.timeout: must be > 0, got 0s",
+				"t.yaml:8: enrich[1].key[1]: duplicate label \"vehicle_id\"",
+				"t.yaml:10: enrich[1].on_miss.default.colour: not a column of add",
+				"t.yaml:10: enrich[1].on_miss.default.interval: not a column of add",
+				"t.yaml:15: field defualt not found in type enrich.OnMiss",
+			},
 		},
 	}
 	for _, c := range cases {

@@ -10,8 +10,7 @@
 // alone. A reference to an unset variable without a default is an error.
 //
 // Each section's Config type and its Validate method live with the package
-// that owns the section (ingest, rules, aggregate, remotewrite); this
-// package only assembles them. Keys of later roadmap items (inputs,
-// enrich, derive, alerting) are accepted only when empty, so nothing is
-// silently ignored.
+// that owns the section (ingest, rules, enrich, aggregate, remotewrite);
+// this package only assembles them. Keys of later roadmap items (derive,
+// alerting) are accepted only when empty, so nothing is silently ignored.
 package config

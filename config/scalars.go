@@ -19,13 +19,13 @@ var (
 		"staleness_interval": true, "dedup_interval": true,
 		"remote_timeout": true, "batch_send_deadline": true,
 		"min_backoff": true, "max_backoff": true, "request_queue_timeout": true,
-		"keep_alive": true, "connect_timeout": true,
+		"keep_alive": true, "connect_timeout": true, "timeout": true,
 	}
 	regexKeys = map[string]bool{"regex": true}
 	// freeFormKeys hold maps whose keys are the user's (label names, JSON
 	// field paths), not config keys: a label called "interval" is no
 	// duration.
-	freeFormKeys = map[string]bool{"labels": true, "const_labels": true, "labels_from": true, "when": true, "topic_labels": true}
+	freeFormKeys = map[string]bool{"labels": true, "const_labels": true, "labels_from": true, "when": true, "topic_labels": true, "headers": true, "default": true}
 )
 
 // checkScalars walks the document and returns an Error for every duration

@@ -95,19 +95,20 @@ func post(t testing.TB, url string, body []byte, header map[string]string) (int,
 
 // premetrics is a running premetrics binary.
 type premetrics struct {
-	proc   *testenv.Process
-	addr   string
-	config string // the config file, for reload tests to rewrite
+	proc    *testenv.Process
+	addr    string
+	config  string // the config file, for reload tests to rewrite
+	storage string // --storage.path
+	args    []string
 }
 
 func (p *premetrics) writeURL() string   { return "http://" + p.addr + "/api/v1/write" }
 func (p *premetrics) metricsURL() string { return "http://" + p.addr + "/metrics" }
 
-// startPremetrics writes config (with %ADDR% and %PROM% replaced) and starts
-// the binary with it.
-func startPremetrics(t *testing.T, config string, remoteWriteURL string) *premetrics {
+// startPremetrics writes config (with %ADDR% and %RW% replaced) and starts
+// the binary with it and the extra command line arguments.
+func startPremetrics(t *testing.T, config string, remoteWriteURL string, args ...string) *premetrics {
 	t.Helper()
-	bin := testenv.BuildBinary(t, "github.com/premetrics/premetrics/cmd/premetrics")
 	addr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	config = strings.ReplaceAll(config, "%ADDR%", addr)
 	config = strings.ReplaceAll(config, "%RW%", remoteWriteURL)
@@ -116,8 +117,17 @@ func startPremetrics(t *testing.T, config string, remoteWriteURL string) *premet
 	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	proc := testenv.StartProcess(t, bin, []string{"run", "--config.file=" + file, "--storage.path=" + filepath.Join(dir, "data"), "--shutdown.timeout=20s"}, "http://"+addr+"/-/ready")
-	return &premetrics{proc: proc, addr: addr, config: file}
+	pm := &premetrics{addr: addr, config: file, storage: filepath.Join(dir, "data"), args: args}
+	pm.start(t)
+	return pm
+}
+
+// start starts the binary with p's config, storage and arguments.
+func (p *premetrics) start(t *testing.T) {
+	t.Helper()
+	bin := testenv.BuildBinary(t, "github.com/premetrics/premetrics/cmd/premetrics")
+	args := append([]string{"run", "--config.file=" + p.config, "--storage.path=" + p.storage, "--shutdown.timeout=20s"}, p.args...)
+	p.proc = testenv.StartProcess(t, bin, args, "http://"+p.addr+"/-/ready")
 }
 
 // metricValue reads one sample of premetrics' /metrics, e.g.

@@ -7,9 +7,11 @@ import (
 	"github.com/premetrics/premetrics/internal/testenv"
 )
 
-// TestShutdownFlushesEndedWindows stops premetrics with SIGTERM while a
-// window that has ended is still inside its (long) lateness: shutdown
-// emits it, delivers it, and exits 0; the still-open window is not emitted.
+// TestShutdownFlushesEndedWindows stops premetrics, running without
+// checkpoints, with SIGTERM while a window that has ended is still inside
+// its (long) lateness: shutdown emits it, delivers it, and exits 0; the
+// still-open window is not emitted. (With checkpoints, shutdown saves
+// both instead: see TestCheckpointRestart.)
 func TestShutdownFlushesEndedWindows(t *testing.T) {
 	prom := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	pm := startPremetrics(t, `
@@ -22,7 +24,7 @@ aggregations:
     lateness: 5m
 remote_write:
   - url: %RW%
-`, prom.RemoteWriteURL())
+`, prom.RemoteWriteURL(), "--storage.checkpoint-interval=0")
 
 	start := time.Now().Truncate(2 * time.Second).Add(2 * time.Second)
 	end := start.Add(2 * time.Second)

@@ -1,7 +1,9 @@
 // Package pipeline wires the compiled stages together and owns the one
 // flush loop.
 //
-//	ingest ─► Ingest(batch) ─► global relabel ─► every aggregation's Push
+//	ingest ─► Ingest(batch) ─► global relabel ─► enrich (tables in order)
+//	                                              │
+//	                                   every aggregation's Push
 //	                                              │ (marks: consumed / kept)
 //	                                              ▼
 //	              forward kept input, and unmatched input when forward_unmatched
@@ -37,7 +39,10 @@
 // while it is still being emitted; every part of a window goes before any
 // part of the next one.
 //
-// Reload: the stages (relabeler, aggregations, forward flag, sinks) are
+// Enrichment tables (package enrich) join in config order after the
+// global relabeling, so aggregations can group by the labels they add.
+//
+// Reload: the stages (relabeler, enrichers, aggregations, forward flag, sinks) are
 // one immutable value behind an atomic pointer. Ingest uses one generation
 // for a whole request; Swap installs the next, waits for ingests on the
 // old one, and flushes with force the aggregations the next one dropped.

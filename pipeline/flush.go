@@ -16,11 +16,22 @@ import (
 func (p *Pipeline) Run(ctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var checkpoints <-chan time.Time
+	if p.checkpointing() {
+		t := time.NewTicker(p.opts.Checkpoints.Interval)
+		defer t.Stop()
+		checkpoints = t.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.swapped:
+		case <-checkpoints:
+			if err := p.Checkpoint(time.Now()); err != nil {
+				p.log.Error("cannot checkpoint the aggregation state", "err", err)
+			}
+			continue
 		case <-timer.C:
 		}
 		now := time.Now()
@@ -60,13 +71,15 @@ const flushChunk = 8192
 func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 	p.flush.Lock()
 	defer p.flush.Unlock()
+	p.journalEmitted(now, force)
 	st := p.cur.Load()
 	p.flushAggs(ctx, now, force, st.Aggregations, func(int) bool { return true }, st.Sinks)
 }
 
 // flushAggs flushes the aggregations aggs[i] for which which(i) holds, in
 // order, routing each output to aggs[i+1:] and then to sinks. The caller
-// holds p.flush.
+// holds p.flush. Outputs that later aggregations may consume are flushed
+// with their window state (FlushRollup), so those roll them up exactly.
 func (p *Pipeline) flushAggs(ctx context.Context, now time.Time, force bool, aggs []*aggregate.Aggregator, which func(int) bool, sinks []Sink) {
 	for i, a := range aggs {
 		if !which(i) {
@@ -75,25 +88,31 @@ func (p *Pipeline) flushAggs(ctx context.Context, now time.Time, force bool, agg
 		undelivered := 0
 		var lastErr error
 		var mu sync.Mutex // fn runs on several flush goroutines
-		a.FlushEach(now, force, flushChunk, 0, func(part *batch.Batch) {
+		fn := func(part *batch.Batch, r *aggregate.Rollup) {
 			sc := p.scratch.Get().(*scratch)
 			defer p.scratch.Put(sc)
-			if err := p.route(ctx, part, aggs[i+1:], sinks, sc); err != nil {
+			if err := p.route(ctx, part, r, aggs[i+1:], sinks, sc); err != nil {
 				mu.Lock()
 				undelivered += len(part.Series)
 				lastErr = err
 				mu.Unlock()
 			}
-		})
+		}
+		if i+1 < len(aggs) {
+			a.FlushRollup(now, force, flushChunk, 0, fn)
+		} else {
+			a.FlushEach(now, force, flushChunk, 0, func(part *batch.Batch) { fn(part, nil) })
+		}
 		if lastErr != nil { // once per aggregation and flush, not per part
 			p.log.Warn("aggregation output not delivered to every remote_write queue", "aggregation", a.Name(), "series", undelivered, "err", lastErr)
 		}
 	}
 }
 
-// route hands one part of an aggregation's output to the aggregations
-// after it, then sends what none of them consumed.
-func (p *Pipeline) route(ctx context.Context, out *batch.Batch, downstream []*aggregate.Aggregator, sinks []Sink, sc *scratch) error {
+// route hands one part of an aggregation's output, with its window state
+// r (nil: none), to the aggregations after it, then sends what none of
+// them consumed.
+func (p *Pipeline) route(ctx context.Context, out *batch.Batch, r *aggregate.Rollup, downstream []*aggregate.Aggregator, sinks []Sink, sc *scratch) error {
 	sc.marks = resetMarks(sc.marks, len(out.Series))
 	if len(downstream) > 0 {
 		// Downstream, an output stamped with its window end belongs to
@@ -104,7 +123,7 @@ func (p *Pipeline) route(ctx context.Context, out *batch.Batch, downstream []*ag
 		// output only if it was emitted already (see the package doc).
 		due := time.UnixMilli(shiftTimestamps(out, -1))
 		for _, down := range downstream {
-			down.Push(out, sc.marks, due)
+			down.PushRollup(out, r, sc.marks, due)
 		}
 		shiftTimestamps(out, 1)
 	}

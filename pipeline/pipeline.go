@@ -12,6 +12,7 @@ import (
 
 	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/enrich"
 	"github.com/premetrics/premetrics/ingest"
 	"github.com/premetrics/premetrics/rules"
 	"github.com/premetrics/premetrics/telemetry"
@@ -29,7 +30,8 @@ type Sink interface {
 
 // Options configures a Pipeline.
 type Options struct {
-	Relabel          *rules.Relabeler // nil: no global relabeling
+	Relabel          *rules.Relabeler   // nil: no global relabeling
+	Enrich           []*enrich.Enricher // applied in order after relabeling
 	Aggregations     []*aggregate.Aggregator
 	ForwardUnmatched bool
 	Sinks            []Sink
@@ -40,12 +42,17 @@ type Options struct {
 	// Now is the wall clock Ingest judges lateness by; nil: time.Now.
 	// premetrics test drives it.
 	Now func() time.Time
+	// Checkpoints: where and how often aggregation state is saved; zero:
+	// no checkpoints (state is lost on restart, Shutdown flushes open
+	// windows instead).
+	Checkpoints Checkpoints
 }
 
 // Stages are the parts of a Pipeline that a config reload replaces
 // (Swap). A Stages value is immutable once handed to the Pipeline.
 type Stages struct {
-	Relabel          *rules.Relabeler // nil: no global relabeling
+	Relabel          *rules.Relabeler   // nil: no global relabeling
+	Enrich           []*enrich.Enricher // applied in order after relabeling
 	Aggregations     []*aggregate.Aggregator
 	ForwardUnmatched bool
 	Sinks            []Sink
@@ -63,7 +70,7 @@ type stages struct {
 // Pipeline runs batches through the stages. Ingest, Admit, Flush and Swap
 // are safe for concurrent use; Run is called once.
 type Pipeline struct {
-	opts    Options // Relabel, Aggregations, ForwardUnmatched, Sinks: see cur
+	opts    Options // Relabel, Enrich, Aggregations, ForwardUnmatched, Sinks: see cur
 	log     *slog.Logger
 	flush   sync.Mutex // serialises flushes (Run, Shutdown) and swaps
 	cur     atomic.Pointer[stages]
@@ -102,6 +109,7 @@ func New(opts Options) *Pipeline {
 	}
 	p.cur.Store(&stages{Stages: Stages{
 		Relabel:          opts.Relabel,
+		Enrich:           opts.Enrich,
 		Aggregations:     opts.Aggregations,
 		ForwardUnmatched: opts.ForwardUnmatched,
 		Sinks:            opts.Sinks,
@@ -146,6 +154,9 @@ func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
 
 	if st.Relabel != nil {
 		p.relabel(st.Relabel, b, sc)
+	}
+	for _, e := range st.Enrich {
+		e.Apply(b) // counts its own drops
 	}
 	if len(b.Series) == 0 {
 		return nil

@@ -124,7 +124,7 @@ func TestRunRearmsAfterSwap(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); p.Run(ctx) }()
-	a := aggregations(t, `[{name: a, match: x, interval: 1ms, lateness: 0s, outputs: [count_samples]}]`)
+	a := aggregations(t, `[{name: a, match: x, interval: 100ms, lateness: 200ms, outputs: [count_samples]}]`)
 	p.Swap(ctx, Stages{Aggregations: a, Sinks: []Sink{s}})
 	if err := p.Ingest(ctx, input(time.Now().UnixMilli(), `x`)); err != nil {
 		t.Fatal(err)

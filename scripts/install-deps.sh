@@ -16,8 +16,10 @@ set -euo pipefail
 # One line per package: the Debian package, a file that proves it is
 # usable, and the system services its installation may start. Adding a
 # component is one line, e.g.
-#   "postgresql  /usr/bin/pg_ctlcluster  postgresql"
 #   "mosquitto   /usr/sbin/mosquitto     mosquitto"
+# PostgreSQL's server binaries live in /usr/lib/postgresql/NN/bin
+# (internal/testenv finds them there); tests run a throwaway initdb
+# cluster as the postgres user the package creates.
 # prometheus-node-exporter is only a Recommends of prometheus (not
 # installed here) but is often already present; its service is stopped too.
 DEPS=(
@@ -25,6 +27,7 @@ DEPS=(
 	"prometheus-alertmanager  /usr/bin/prometheus-alertmanager  prometheus-alertmanager"
 	"mosquitto                /usr/sbin/mosquitto               mosquitto"
 	"mosquitto-clients        /usr/bin/mosquitto_pub"
+	"postgresql               /usr/bin/pg_ctlcluster            postgresql"
 )
 
 POLICY_RC_D=/usr/sbin/policy-rc.d

@@ -4,6 +4,6 @@
 //
 // premetrics_dropped_samples_total{stage,reason} counts every sample the
 // pipeline discards after ingest accepted it. stage is one of relabel,
-// aggregate, route, remotewrite; reason is a short snake_case word that
+// enrich, aggregate, route, remotewrite; reason is a short snake_case word that
 // explains the cause (relabel_drop, unmatched, late, too_far_in_future, ...).
 package telemetry

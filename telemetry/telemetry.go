@@ -5,6 +5,7 @@ import "github.com/prometheus/client_golang/prometheus"
 // Stage names used as the "stage" label of DroppedSamples.
 const (
 	StageRelabel     = "relabel"
+	StageEnrich      = "enrich"
 	StageAggregate   = "aggregate"
 	StageRoute       = "route"
 	StageRemoteWrite = "remotewrite"

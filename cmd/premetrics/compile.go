@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/config"
+	"github.com/premetrics/premetrics/enrich"
 	"github.com/premetrics/premetrics/ingest"
 	"github.com/premetrics/premetrics/ingest/jsonevent"
 	"github.com/premetrics/premetrics/ingest/mqtt"
@@ -29,6 +32,10 @@ type observability struct {
 	aggregate   *aggregate.Metrics
 	remotewrite *remotewrite.Metrics
 	mqtt        *mqtt.Metrics
+	enrich      *enrich.Metrics
+
+	mu      sync.Mutex
+	started []*enrich.Enricher // enrichment tables refreshing now (startEnrich)
 }
 
 func newObservability(log *slog.Logger) *observability {
@@ -55,6 +62,7 @@ func newObservability(log *slog.Logger) *observability {
 		aggregate:   aggregate.NewMetrics(reg),
 		remotewrite: remotewrite.NewMetrics(reg),
 		mqtt:        mqtt.NewMetrics(reg, mqtt.SharedMetrics{Samples: samples, Rejected: rejected}),
+		enrich:      enrich.NewMetrics(reg),
 	}
 }
 
@@ -63,6 +71,7 @@ type components struct {
 	pipeline *pipeline.Pipeline
 	stages   pipeline.Stages
 	aggs     []*aggregate.Aggregator // = stages.Aggregations
+	enrich   []*enrich.Enricher      // = stages.Enrich
 	queues   []*remotewrite.Queue
 	inputs   ingest.Inputs
 	mappings []*jsonevent.Mapping // what inputs.JSON holds (or gets, on reload)
@@ -87,25 +96,51 @@ type running struct {
 // to one of prev's reuses its object — the same *aggregate.Aggregator
 // with its window state, the same running *remotewrite.Queue — and
 // prev's pipeline and JSON inputs are kept, to be swapped by the caller.
-// On error, the queues it created are stopped (nothing was buffered).
+// Enrichment tables are reused the same way (the same *enrich.Enricher,
+// its snapshot and refresh loop); on a reload the new ones are loaded
+// (startEnrich) before it returns, since the swap puts them in use at
+// once. Without prev nothing is loaded: run calls startEnrich, and
+// premetrics check never reads a source. On error, the queues and tables
+// it created are stopped (nothing was buffered).
 func compileReusing(cfg *config.Config, obs *observability, prev *running) (c *components, err error) {
 	c = &components{}
 	var created []*remotewrite.Queue
+	var createdTables []*enrich.Enricher
 	defer func() {
 		if err != nil {
 			for _, q := range created {
 				_ = q.Stop(context.Background())
 			}
+			obs.stopEnrich(createdTables)
 		}
 	}()
 	relabeler, err := rules.CompileRelabel(cfg.RelabelConfigs)
 	if err != nil {
 		return nil, fmt.Errorf("relabel_configs: %w", err)
 	}
-	var reuseAgg, reuseQueue func(i int) int
+	var reuseAgg, reuseQueue, reuseTable func(i int) int
 	if prev != nil {
 		reuseAgg = reuser(prev.cfg.Aggregations, cfg.Aggregations)
 		reuseQueue = reuser(prev.cfg.RemoteWrite, cfg.RemoteWrite)
+		reuseTable = reuser(prev.cfg.Enrich, cfg.Enrich)
+	}
+	for i, ec := range cfg.Enrich {
+		if reuseTable != nil {
+			if j := reuseTable(i); j >= 0 {
+				c.enrich = append(c.enrich, prev.c.enrich[j])
+				continue
+			}
+		}
+		e, err := enrich.New(ec, enrich.Options{
+			Metrics: obs.enrich,
+			Dropped: obs.dropped,
+			Logger:  obs.log.With("component", "enrich"),
+		})
+		if err != nil {
+			return nil, fmt.Errorf("enrich[%d]: %w", i, err)
+		}
+		createdTables = append(createdTables, e)
+		c.enrich = append(c.enrich, e)
 	}
 	aggs := make([]*aggregate.Aggregator, 0, len(cfg.Aggregations))
 	for i, ac := range cfg.Aggregations {
@@ -146,6 +181,7 @@ func compileReusing(cfg *config.Config, obs *observability, prev *running) (c *c
 	}
 	c.stages = pipeline.Stages{
 		Relabel:          relabeler,
+		Enrich:           c.enrich,
 		Aggregations:     aggs,
 		ForwardUnmatched: cfg.ForwardUnmatched,
 		Sinks:            sinks,
@@ -155,6 +191,7 @@ func compileReusing(cfg *config.Config, obs *observability, prev *running) (c *c
 	} else {
 		c.pipeline = pipeline.New(pipeline.Options{
 			Relabel:          relabeler,
+			Enrich:           c.enrich,
 			Aggregations:     aggs,
 			ForwardUnmatched: cfg.ForwardUnmatched,
 			Sinks:            sinks,
@@ -169,7 +206,71 @@ func compileReusing(cfg *config.Config, obs *observability, prev *running) (c *c
 	if err := c.compileInputs(cfg, obs, json); err != nil {
 		return nil, err
 	}
+	if prev != nil {
+		if err := obs.startEnrich(c.enrich); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// startEnrich loads and starts refreshing the tables not started yet,
+// in config order. A required table that cannot be loaded is an error;
+// the tables this call started are stopped again then.
+func (o *observability) startEnrich(tables []*enrich.Enricher) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var now []*enrich.Enricher
+	for _, e := range tables {
+		if contains(o.started, e) {
+			continue
+		}
+		if err := e.Start(context.Background()); err != nil {
+			o.mu.Unlock()
+			o.stopEnrich(now)
+			o.mu.Lock()
+			return err
+		}
+		now = append(now, e)
+		o.started = append(o.started, e)
+	}
+	return nil
+}
+
+// stopAllEnrich stops every started table, at shutdown.
+func (o *observability) stopAllEnrich() {
+	o.mu.Lock()
+	all := slices.Clone(o.started)
+	o.mu.Unlock()
+	o.stopEnrich(all)
+}
+
+// stopEnrich stops the given tables (started or not): their refresh
+// loops end, their metrics go.
+func (o *observability) stopEnrich(tables []*enrich.Enricher) {
+	o.mu.Lock()
+	kept := o.started[:0:0]
+	for _, e := range o.started {
+		if !contains(tables, e) {
+			kept = append(kept, e)
+		}
+	}
+	o.started = kept
+	o.mu.Unlock()
+	for _, e := range tables {
+		e.Stop()
+	}
+}
+
+// retiredEnrich returns the tables of old that next no longer uses.
+func retiredEnrich(old, next *components) []*enrich.Enricher {
+	var out []*enrich.Enricher
+	for _, e := range old.enrich {
+		if !contains(next.enrich, e) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // reuser returns, for each index of next, the index of an entry of prev

@@ -27,7 +27,10 @@ import (
 //   - remote_write: an unchanged entry keeps its running queue; a changed
 //     one gets a new queue, started before the old one is stopped with a
 //     drain of up to --shutdown.timeout;
-//   - inputs.json: swapped atomically (JSONInputs.Set).
+//   - inputs.json: swapped atomically (JSONInputs.Set);
+//   - enrich: an unchanged entry keeps its table and refresh loop; a new
+//     or changed one is loaded before the swap (a required table that
+//     cannot be loaded fails the reload), the replaced one stops after it.
 //
 // server.*, the inputs.remote_write/influx/otlp/prometheus_text toggles
 // and options, and inputs.mqtt need a restart: a change is logged
@@ -143,6 +146,7 @@ func (r *reloader) swap() error {
 	c.inputs.JSON.Set(c.mappings)
 	c.mqtt = old.c.mqtt // running subscribers; the new ones only validated
 	r.cur = running{cfg: cfg, c: c}
+	r.obs.stopEnrich(retiredEnrich(old.c, c)) // no ingest uses them after the swap
 
 	dctx, cancel := context.WithTimeout(context.Background(), r.drainTimeout)
 	defer cancel()

@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"syscall"
@@ -22,12 +23,14 @@ import (
 
 	"github.com/premetrics/premetrics/config"
 	"github.com/premetrics/premetrics/ingest"
+	"github.com/premetrics/premetrics/pipeline"
 )
 
 type runFlags struct {
 	configFile      string
 	listenAddress   string
 	storagePath     string
+	checkpointEvery time.Duration
 	shutdownTimeout time.Duration
 	logLevel        string
 	logFormat       string
@@ -43,6 +46,11 @@ func runCommand(args []string, stderr io.Writer) int {
 	fs.StringVar(&f.configFile, "config.file", "premetrics.yaml", "configuration file")
 	fs.StringVar(&f.listenAddress, "web.listen-address", "", "listen address; overrides server.listen_address")
 	fs.StringVar(&f.storagePath, "storage.path", "data", "directory for the disk queue and checkpoints (created if missing)")
+	fs.DurationVar(&f.checkpointEvery, "storage.checkpoint-interval", 30*time.Second,
+		"how often the aggregation state (open windows, counter baselines, dedup state) is saved\n"+
+			"to --storage.path/checkpoint, and restored at the next start; also saved at shutdown.\n"+
+			"After a crash, samples received since the last checkpoint are lost from open windows.\n"+
+			"0: no checkpoints; state is lost on restart and shutdown emits open windows early")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown.timeout", 30*time.Second, "how long shutdown may take to flush windows and drain remote write queues")
 	fs.StringVar(&f.logLevel, "log.level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log.format", "logfmt", "logfmt or json")
@@ -131,6 +139,18 @@ func run(f runFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	defer obs.stopAllEnrich() // enrichment refresh loops end after the last Ingest
+	if err := obs.startEnrich(c.enrich); err != nil {
+		return err // a required enrichment table could not be loaded
+	}
+	if f.checkpointEvery > 0 {
+		c.pipeline.EnableCheckpoints(pipeline.Checkpoints{
+			Dir:      filepath.Join(f.storagePath, "checkpoint"),
+			Interval: f.checkpointEvery,
+			Metrics:  pipeline.NewCheckpointMetrics(obs.reg),
+		})
+		c.pipeline.Restore(time.Now())
+	}
 
 	for _, q := range c.queues {
 		q.Start()
@@ -208,7 +228,9 @@ wait:
 	c = rl.current().c // no reload runs after srv.Shutdown
 	stopFlushing()
 	<-flushDone
-	c.pipeline.Flush(ctx, time.Now(), true)
+	if err := c.pipeline.Shutdown(ctx, time.Now()); err != nil {
+		log.Error("aggregation state not saved: open windows are lost", "err", err)
+	}
 	for _, q := range c.queues {
 		if err := q.Stop(ctx); err != nil {
 			log.Warn("remote write queue not fully drained", "err", err)
