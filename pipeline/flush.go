@@ -22,22 +22,42 @@ func (p *Pipeline) Run(ctx context.Context) {
 		defer t.Stop()
 		checkpoints = t.C
 	}
+	var next time.Time     // the next window close, zero: none
+	var took time.Duration // how long the last checkpoint took
+	checkpointPending := false
+	checkpoint := func() {
+		began := time.Now()
+		if err := p.Checkpoint(began); err != nil {
+			p.log.Error("cannot checkpoint the aggregation state", "err", err)
+		}
+		took, checkpointPending = time.Since(began), false
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-p.swapped:
 		case <-checkpoints:
-			if err := p.Checkpoint(time.Now()); err != nil {
-				p.log.Error("cannot checkpoint the aggregation state", "err", err)
+			// A checkpoint holds the flush lock: one that would still run
+			// when a window closes waits until after that flush, so it
+			// never delays the delivery of a window.
+			if next.IsZero() || time.Until(next) > 2*took+100*time.Millisecond {
+				checkpoint()
+			} else {
+				checkpointPending = true
 			}
 			continue
 		case <-timer.C:
 		}
 		now := time.Now()
 		p.Flush(ctx, now, false)
+		if checkpointPending {
+			checkpoint()
+		}
 		timer.Stop()
-		if next, ok := p.nextFlush(now); ok {
+		next = time.Time{}
+		if n, ok := p.nextFlush(now); ok {
+			next = n
 			timer.Reset(time.Until(next))
 		}
 	}

@@ -144,7 +144,7 @@ func run(o options) error {
 		fmt.Printf("\nKeeping everything running; press Ctrl-C to stop.\n  Prometheus:  http://%s/graph\n  premetrics:  http://%s/metrics\n", promAddr, pmAddr)
 		<-ctx.Done()
 	}
-	step("stopping premetrics (SIGTERM: flushes ended windows, drains the queue) and Prometheus")
+	step("stopping premetrics (SIGTERM: emits due windows, checkpoints open ones, drains the queue) and Prometheus")
 	if code := pm.stop(); code != 0 {
 		return fmt.Errorf("premetrics exited with %d; log:\n%s", code, pm.tail())
 	}
