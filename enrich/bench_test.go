@@ -50,6 +50,26 @@ func buildBenchTable(tb testing.TB, rows int) *Table {
 
 var timeZero time.Time
 
+// The benchmarks measure lookups into buildBenchTable's table with
+// benchKeys: every key must hit its own row (distinct ids, the model of
+// row i), or the figures would be of misses.
+func TestBenchTableHitsEveryKey(t *testing.T) {
+	const rows = 20_000
+	tab := buildBenchTable(t, rows)
+	for i := range rows {
+		vals, ok := tab.lookup(append([]byte(vehicleID(i)), keySep))
+		if !ok {
+			t.Fatalf("row %d (%s) not found", i, vehicleID(i))
+		}
+		if got, want := tab.value(vals, 0), models[i%len(models)]; got != want {
+			t.Fatalf("row %d: model %q, want %q", i, got, want)
+		}
+	}
+	if _, ok := tab.lookup(append([]byte("V-not-there"), keySep)); ok {
+		t.Error("a key not in the table was found")
+	}
+}
+
 func heapInUse() uint64 {
 	runtime.GC()
 	runtime.GC()
