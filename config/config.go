@@ -15,6 +15,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/premetrics/premetrics/aggregate"
+	"github.com/premetrics/premetrics/alerting"
+	"github.com/premetrics/premetrics/derive"
 	"github.com/premetrics/premetrics/enrich"
 	"github.com/premetrics/premetrics/ingest"
 	"github.com/premetrics/premetrics/remotewrite"
@@ -32,9 +34,8 @@ type Config struct {
 
 	Inputs Inputs `yaml:"inputs"`
 
-	// Sections of later roadmap items: accepted only when empty.
-	Derive   yaml.Node `yaml:"derive"`
-	Alerting yaml.Node `yaml:"alerting"`
+	Derive   []derive.Config `yaml:"derive"`
+	Alerting alerting.Config `yaml:"alerting"`
 }
 
 // Error is one problem found in a config file.
@@ -198,42 +199,21 @@ func (c *Config) validate() []fieldError {
 		endpoints[rw.Endpoint()] = i
 	}
 
-	for _, later := range []struct {
-		key  string
-		node *yaml.Node
-		what string
-	}{
-		{"derive", &c.Derive, "derived metrics are not supported yet"},
-		{"alerting", &c.Alerting, "alerting rules are not supported yet"},
-	} {
-		if !emptyNode(later.node) {
-			out = append(out, fieldError{path: later.key, msg: later.what})
+	records := map[string]int{}
+	for i := range c.Derive {
+		d := &c.Derive[i]
+		prefix := fmt.Sprintf("derive[%d]", i)
+		add(prefix, d.Validate())
+		if d.Record == "" {
+			continue
 		}
+		if j, dup := records[d.Record]; dup {
+			out = append(out, fieldError{path: prefix + ".record", msg: fmt.Sprintf("duplicate record %q (also derive[%d])", d.Record, j)})
+		}
+		records[d.Record] = i
 	}
+	add("alerting", c.Alerting.Validate())
 	return out
-}
-
-// emptyNode reports whether n is absent, null, or an empty list/map, or a
-// map whose values are all empty (e.g. `alerting: {groups: []}`).
-func emptyNode(n *yaml.Node) bool {
-	switch n.Kind {
-	case 0:
-		return true
-	case yaml.ScalarNode:
-		return n.Tag == "!!null"
-	case yaml.SequenceNode:
-		return len(n.Content) == 0
-	case yaml.MappingNode:
-		for i := 1; i < len(n.Content); i += 2 {
-			if !emptyNode(n.Content[i]) {
-				return false
-			}
-		}
-		return true
-	case yaml.DocumentNode, yaml.AliasNode:
-		return len(n.Content) == 0 || emptyNode(n.Content[0])
-	}
-	return false
 }
 
 func splitErrors(err error) []string {

@@ -120,9 +120,9 @@ func TestErrorsNameFieldAndLine(t *testing.T) {
 			want: []string{"remote_write: at least one remote_write endpoint is required"},
 		},
 		{
-			name: "later sections are refused, not ignored",
-			yaml: "derive:\n  - record: x\nalerting:\n  groups: []\n" + rw,
-			want: []string{"t.yaml:2: derive: derived metrics are not supported yet"},
+			name: "derive and alerting entries are checked",
+			yaml: "derive:\n  - record: x\n  - record: x\n    expr: y\nalerting:\n  groups: [{rules: []}]\n" + rw,
+			want: []string{"t.yaml:2: derive[0].expr: must not be empty", "t.yaml:3: derive[1].record: duplicate record \"x\" (also derive[0])", "t.yaml:6: alerting.groups[0].name: must not be empty"},
 		},
 		{
 			name: "enrich problems with paths and lines",

@@ -22,6 +22,8 @@ const (
 	DefaultPollInterval = time.Minute      // http and postgres refresh
 	DefaultTimeout      = 30 * time.Second // one http or postgres refresh
 	DefaultMaxRows      = 10_000_000
+	// DefaultSeriesInterval is how often reference series are emitted.
+	DefaultSeriesInterval = 30 * time.Second
 	// MaxSourceBytes bounds a file or HTTP response body: a source larger
 	// than this fails to load (and keeps the last snapshot).
 	MaxSourceBytes = 1 << 30
@@ -54,6 +56,20 @@ type Config struct {
 	// interval.
 	Required *bool `yaml:"required"`
 	MaxRows  *int  `yaml:"max_rows"` // default DefaultMaxRows; more rows fail the load
+	// Series emits numeric columns of the table as reference series, one
+	// per row, labelled with the row's key labels, every SeriesInterval
+	// (e.g. cpu_threshold{hostname="sleepy"} 40), so alerting rules can
+	// compare each device with its own threshold.
+	Series         []SeriesConfig  `yaml:"series"`
+	SeriesInterval *model.Duration `yaml:"series_interval"` // default DefaultSeriesInterval
+}
+
+// SeriesConfig is one reference series of a table: a numeric column
+// emitted under a metric name.
+type SeriesConfig struct {
+	Column string            `yaml:"column"`
+	Name   string            `yaml:"name"`   // metric name; default the column name
+	Labels map[string]string `yaml:"labels"` // added to every series
 }
 
 // Source is where a table's rows come from: exactly one of its fields.
