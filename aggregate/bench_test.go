@@ -190,7 +190,7 @@ func BenchmarkPushWindowTurnover(b *testing.B) {
 // of 10,000 series (FlushEach, as the pipeline would forward them).
 func BenchmarkFlush(b *testing.B) {
 	for _, groups := range []int{100_000, 1_000_000} {
-		for _, outs := range [][]string{{"avg"}, {"sum_samples", "count_samples", "max"}, {"quantiles(0.5, 0.9, 0.99)"}} {
+		for _, outs := range [][]string{{"avg"}, {"sum_samples", "count_samples", "max"}, {"quantiles(0.5, 0.9, 0.99)"}, {"histogram"}} {
 			name := outs[0]
 			if len(outs) > 1 {
 				name = strconv.Itoa(len(outs)) + "outputs"

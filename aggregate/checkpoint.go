@@ -37,7 +37,7 @@ import (
 // their labels; the seed makes their placing hash, and so their shard,
 // the same after a restore, which keeps each group in the shard that
 // holds its input series' baselines.
-const checkpointVersion = 1
+const checkpointVersion = 2 // 2: sketch buckets of native histogram schema 5
 
 // Fingerprint identifies the aggregation's definition: a checkpoint is
 // restored only into an aggregation with the same one.

@@ -27,7 +27,7 @@ func checkpointConfigs() []Config {
 	maxOut := 6
 	return []Config{{
 		Name: "gauges", Match: "g", Interval: model.Duration(time.Second), By: []string{"region"},
-		Outputs:       []string{"sum_samples", "count_samples", "count_series", "min", "max", "avg", "last", "first", "stddev", "unique_samples", "quantiles(0.5, 0.9)"},
+		Outputs:       []string{"sum_samples", "count_samples", "count_series", "min", "max", "avg", "last", "first", "stddev", "unique_samples", "quantiles(0.5, 0.9)", "histogram(1)"},
 		Lateness:      d(2 * time.Second),
 		DedupInterval: d(100 * time.Millisecond),
 	}, {
@@ -98,10 +98,13 @@ func pushEvents(a *Aggregator, evs []event, now time.Time) {
 func formatOutputs(b *batch.Batch) []string {
 	var lines []string
 	for _, s := range b.Series {
-		for _, smp := range s.Samples {
+		for i, smp := range s.Samples {
 			v := strconv.FormatFloat(smp.Value, 'g', -1, 64)
 			if math.Float64bits(smp.Value) == math.Float64bits(staleNaN) {
 				v = "stale"
+			}
+			if s.Histograms != nil {
+				v = fmt.Sprintf("%+v", s.Histograms[i])
 			}
 			lines = append(lines, fmt.Sprintf("%s %d %s", batch.String(s.Labels), smp.Timestamp, v))
 		}

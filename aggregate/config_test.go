@@ -60,9 +60,11 @@ func TestValidate(t *testing.T) {
 			`without[0]: "__name__" cannot be removed: each metric name is aggregated separately`}},
 		{"no outputs", func(c *Config) { c.Outputs = nil }, []string{"outputs: must not be empty"}},
 		{"unknown output", func(c *Config) { c.Outputs = []string{"avg", "max", "avgg"} }, []string{
-			`outputs[2]: unknown output "avgg" (want one of sum_samples, count_samples, count_series, min, max, avg, last, first, stddev, stdvar, unique_samples, quantiles(φ, ...), total, increase, rate_sum, rate_avg)`}},
-		{"histogram", func(c *Config) { c.Outputs = []string{"avg", "histogram"} }, []string{
-			`outputs[1]: "histogram" is not supported yet`}},
+			`outputs[2]: unknown output "avgg" (want one of sum_samples, count_samples, count_series, min, max, avg, last, first, stddev, stdvar, unique_samples, quantiles(φ, ...), total, increase, rate_sum, rate_avg, histogram[(schema)])`}},
+		{"histogram schema", func(c *Config) { c.Outputs = []string{"avg", "histogram(6)"} }, []string{
+			`outputs[1]: "histogram(6)": schema must be an integer from -4 to 5 (buckets grow by 2^(2^-schema)), got "6"`}},
+		{"histogram syntax", func(c *Config) { c.Outputs = []string{"histogram(3"} }, []string{
+			`outputs[0]: cannot parse "histogram(3": want histogram or histogram(schema)`}},
 		{"duplicate output", func(c *Config) { c.Outputs = []string{"avg", " avg"} }, []string{
 			`outputs[1]: duplicate output "avg" (also outputs[0])`}},
 		{"duplicate quantiles", func(c *Config) { c.Outputs = []string{"quantiles(0.5)", "quantiles(0.9)"} }, []string{
@@ -102,7 +104,7 @@ func TestValidate(t *testing.T) {
 		}, []string{
 			"name: must not be empty",
 			"interval: must be > 0, got 0s",
-			`outputs[0]: unknown output "nope" (want one of sum_samples, count_samples, count_series, min, max, avg, last, first, stddev, stdvar, unique_samples, quantiles(φ, ...), total, increase, rate_sum, rate_avg)`,
+			`outputs[0]: unknown output "nope" (want one of sum_samples, count_samples, count_series, min, max, avg, last, first, stddev, stdvar, unique_samples, quantiles(φ, ...), total, increase, rate_sum, rate_avg, histogram[(schema)])`,
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

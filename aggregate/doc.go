@@ -45,8 +45,22 @@
 // arrival for first, last arrival for last), stddev and stdvar
 // (population, Welford), unique_samples (distinct values; all NaNs are one
 // value, 0 and -0 are one value), quantiles(φ...) (a DDSketch-style sketch
-// with 1% relative error, see sketch), and the counter outputs below. A
-// group emits nothing for a window in which it aggregated no sample.
+// with 1.08% relative error, see sketch), histogram[(schema)] (a
+// Prometheus native gauge histogram of the window's samples), and the
+// counter outputs below. A group emits nothing for a window in which it
+// aggregated no sample.
+//
+// histogram is the quantile sketch itself, whose buckets are those of a
+// native histogram of schema 5 (base 2^(1/32)): emitted at schema s (3
+// without one: buckets 9% wide; from -4 to 5), sketch bucket k counts in
+// bucket ⌈k/2^(5−s)⌉, which contains it, so every sample is in the bucket
+// Prometheus would put it in. Count is the number of non-NaN samples, sum
+// their compensated sum (NaN makes it NaN), the zero bucket holds |v| <
+// 2^-1022, and ±Inf count in the bucket of ±MaxFloat64. The series also
+// carries the mean as a float stand-in (see package batch), which is what
+// a downstream output that takes values sees. Remote write sends the
+// histogram (Prometheus needs --enable-feature=native-histograms); a
+// stale marker of a histogram series is a float staleness marker.
 //
 // Counter outputs (total, increase, rate_sum, rate_avg) keep, per input
 // series, the previous sample as baseline across windows. A later sample
@@ -99,8 +113,10 @@
 //	min, max       the min / max
 //	first, last    value and raw timestamp
 //	increase/total the window's increase
-//	quantiles      the sketch, for a downstream quantiles only (not the
-//	               upstream's count, min or max accumulators)
+//	quantiles      the sketch, for a downstream quantiles or histogram only
+//	               (not the upstream's count, min or max accumulators)
+//	histogram      the sketch (for a downstream quantiles or histogram),
+//	               and count and sum (as avg)
 //	count_series, unique_samples, rate_sum, rate_avg: nothing
 //
 // count_samples, sum_samples, avg, stddev and stdvar of one aggregation
@@ -113,14 +129,15 @@
 // output × upstream series → exact (over the raw samples) or value:
 //
 //	downstream      exact over upstream series of        else
-//	sum_samples     sum_samples, avg, stddev, stdvar     sum of the values
-//	count_samples   count_samples, avg, stddev, stdvar   number of series windows
-//	avg             avg, stddev, stdvar                  mean of the values
+//	sum_samples     sum_samples, avg, histogram, stddev, stdvar     sum of the values
+//	count_samples   count_samples, avg, histogram, stddev, stdvar   number of series windows
+//	avg             avg, histogram, stddev, stdvar                  mean of the values
 //	stddev, stdvar  stddev, stdvar                       of the values
 //	min, max        min / max                            of the values
 //	first, last     first / last (by raw timestamps)     by the series timestamps
 //	increase, total increase, total                      counter over the values
-//	quantiles       quantiles                            of the values
+//	quantiles       quantiles, histogram                 of the values
+//	histogram       quantiles, histogram                 of the values
 //	count_series, unique_samples, rate_sum, rate_avg: always the value
 //	(rates as a counter sample, with baselines), as before rollups
 //

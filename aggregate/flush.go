@@ -40,7 +40,8 @@ type flushWorker struct {
 	qbuf    []batch.Label
 	rbuf    []batch.Label
 	sbuf    [1]batch.Sample
-	part    *batch.Batch // FlushEach: this worker's part
+	hist    batch.Histogram // emitHistogram's scratch: its spans and deltas are reused
+	part    *batch.Batch    // FlushEach: this worker's part
 	emitted int
 
 	// FlushRollup: the accumulators of emitBuf's windows (layout words,
@@ -312,9 +313,14 @@ func (a *Aggregator) copyOut(fw *flushWorker, sh *shard, st *slotStore, i int, g
 			v = math.Sqrt(f[l.m2] / f[l.count])
 		case outUniqueSamples:
 			v = float64(len(st.uniq[i]))
-		case outQuantiles:
-			r.sk = st.sk[i]
-			st.sk[i] = fw.spareSketch()
+		case outQuantiles, outHistogram:
+			if r.sk == nil { // both outputs read the one sketch
+				r.sk = st.sk[i]
+				st.sk[i] = fw.spareSketch()
+			}
+			if a.outputs[oi].kind == outHistogram {
+				v = kahanSum(f[l.sum], f[l.sumC])
+			}
 		case outIncrease:
 			v = f[l.increase]
 		case outTotal:
@@ -398,6 +404,15 @@ func (a *Aggregator) emit(fw *flushWorker, r *emitRec, ts int64, dst *batch.Batc
 	n := 0
 	for oi := range a.outputs {
 		o := &a.outputs[oi]
+		if o.kind == outHistogram && !r.stale {
+			ls[nameIdx].Value = names[oi]
+			k := a.emitHistogram(fw, o, r, vals[oi], ls, ts, dst)
+			n += k
+			if fw.rollup != nil {
+				fw.rollup.series(r, oi, k)
+			}
+			continue
+		}
 		if o.kind == outQuantiles {
 			k := a.emitQuantiles(fw, o, r, ls, names[oi], ts, dst)
 			n += k
@@ -449,19 +464,44 @@ func (a *Aggregator) emitQuantiles(fw *flushWorker, o *output, r *emitRec, ls []
 	return n
 }
 
+// emitHistogram appends the native histogram of r's sketch at o's schema,
+// with the window's sum, and returns 1 (0 when output relabeling dropped
+// it). Its float stand-in is the mean.
+func (a *Aggregator) emitHistogram(fw *flushWorker, o *output, r *emitRec, sum float64, ls []batch.Label, ts int64, dst *batch.Batch) int {
+	ls, keep := a.relabelOutput(fw, ls)
+	if !keep {
+		return 0
+	}
+	h := &fw.hist
+	sk := r.sk
+	if sk == nil {
+		sk = &sketch{}
+	}
+	sk.histogram(o.schema, h)
+	h.Sum = sum
+	dst.AppendHistogramSeries(ls, ts, sum/float64(h.Count), h)
+	return 1
+}
+
 // appendOutput appends one output sample with labels ls after output
 // relabeling. It returns 1, or 0 when output_relabel_configs dropped the
 // series.
 func (a *Aggregator) appendOutput(fw *flushWorker, dst *batch.Batch, ls []batch.Label, ts int64, v float64) int {
-	if a.outRelabel != nil {
-		out, keep := a.outRelabel.Apply(ls, fw.rbuf)
-		fw.rbuf = out[:0]
-		if !keep {
-			return 0
-		}
-		ls = out
+	ls, keep := a.relabelOutput(fw, ls)
+	if !keep {
+		return 0
 	}
 	fw.sbuf[0] = batch.Sample{Timestamp: ts, Value: v}
 	dst.AppendSeries(ls, fw.sbuf[:])
 	return 1
+}
+
+// relabelOutput applies output_relabel_configs to ls (into fw's buffer).
+func (a *Aggregator) relabelOutput(fw *flushWorker, ls []batch.Label) ([]batch.Label, bool) {
+	if a.outRelabel == nil {
+		return ls, true
+	}
+	out, keep := a.outRelabel.Apply(ls, fw.rbuf)
+	fw.rbuf = out[:0]
+	return out, keep
 }

@@ -20,7 +20,7 @@ type layout struct {
 
 	uniq      bool // unique_samples: set of value bits
 	seriesSet bool // count_series: per input series, the windows it was counted in
-	sketch    bool // quantiles
+	sketch    bool // quantiles, histogram
 	rates     bool // rate_sum, rate_avg: per input series deltas
 	counters  bool // any counter output: per input series baselines
 	total     bool // total: a running sum per group
@@ -84,6 +84,11 @@ func newLayout(outs []output) layout {
 			slot(&l.countSeries, 0)
 		case outQuantiles:
 			l.sketch = true
+		case outHistogram: // the buckets are the sketch's; count and sum beside
+			l.sketch = true
+			slot(&l.count, 0)
+			slot(&l.sum, 0)
+			slot(&l.sumC, 0)
 		}
 	}
 	return l

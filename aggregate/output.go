@@ -27,6 +27,7 @@ const (
 	outIncrease
 	outRateSum
 	outRateAvg
+	outHistogram
 	numOutputKinds
 )
 
@@ -49,7 +50,12 @@ var outputNames = [numOutputKinds]string{
 	outIncrease:      "increase",
 	outRateSum:       "rate_sum",
 	outRateAvg:       "rate_avg",
+	outHistogram:     "histogram",
 }
+
+// defaultHistogramSchema is the schema of `histogram` without one:
+// buckets 9% wide, Prometheus client libraries' usual resolution.
+const defaultHistogramSchema = 3
 
 // isCounter reports whether k needs per-input-series counter baselines.
 func (k outputKind) isCounter() bool {
@@ -61,14 +67,19 @@ type output struct {
 	kind outputKind
 	phis []float64 // quantiles only: φ in [0,1], in configured order
 	phiS []string  // quantiles only: φ formatted for the quantile label
+	// histogram only: the native histogram schema, at most sketchSchema.
+	schema int32
 }
 
 // wantOutputs lists the valid output names for error messages.
 func wantOutputs() string {
 	names := make([]string, 0, numOutputKinds)
 	for _, n := range outputNames {
-		if n == "quantiles" {
+		switch n {
+		case "quantiles":
 			n = "quantiles(φ, ...)"
+		case "histogram":
+			n = "histogram[(schema)]"
 		}
 		names = append(names, n)
 	}
@@ -80,14 +91,14 @@ func wantOutputs() string {
 // prefix; the caller adds "outputs[i]: ".
 func parseOutput(s string) (output, error) {
 	s = strings.TrimSpace(s)
-	if s == "histogram" {
-		return output{}, fmt.Errorf("%q is not supported yet", s)
+	if rest, ok := strings.CutPrefix(s, "histogram"); ok {
+		return parseHistogram(s, strings.TrimSpace(rest))
 	}
 	if rest, ok := strings.CutPrefix(s, "quantiles"); ok {
 		return parseQuantiles(s, strings.TrimSpace(rest))
 	}
 	for k, n := range outputNames {
-		if s == n && outputKind(k) != outQuantiles {
+		if s == n && outputKind(k) != outQuantiles && outputKind(k) != outHistogram {
 			return output{kind: outputKind(k)}, nil
 		}
 	}
@@ -124,5 +135,27 @@ func parseQuantiles(whole, args string) (output, error) {
 		o.phis = append(o.phis, phi)
 		o.phiS = append(o.phiS, strconv.FormatFloat(phi, 'g', -1, 64))
 	}
+	return o, nil
+}
+
+// parseHistogram parses what follows "histogram": nothing (the default
+// schema) or "(schema)".
+func parseHistogram(whole, args string) (output, error) {
+	o := output{kind: outHistogram, schema: defaultHistogramSchema}
+	if args == "" {
+		return o, nil
+	}
+	inner, ok := strings.CutPrefix(args, "(")
+	if ok {
+		inner, ok = strings.CutSuffix(inner, ")")
+	}
+	if !ok {
+		return output{}, fmt.Errorf("cannot parse %q: want histogram or histogram(schema)", whole)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(inner))
+	if err != nil || n < -4 || n > sketchSchema {
+		return output{}, fmt.Errorf("%q: schema must be an integer from -4 to %d (buckets grow by 2^(2^-schema)), got %q", whole, sketchSchema, strings.TrimSpace(inner))
+	}
+	o.schema = int32(n)
 	return o, nil
 }

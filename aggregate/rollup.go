@@ -87,7 +87,7 @@ const (
 	mergeFirst                // first value and timestamp
 	mergeLast                 // last value and timestamp
 	mergeIncrease             // increase (increase, total)
-	mergeSketch               // quantiles
+	mergeSketch               // quantiles, histogram
 )
 
 // Parts of the count unit, in foldPlan.has and countParts.
@@ -107,7 +107,7 @@ func countParts(k outputKind) uint8 {
 		return hasSum
 	case outCountSamples:
 		return hasCount
-	case outAvg:
+	case outAvg, outHistogram:
 		return hasCount | hasSum
 	case outStddev, outStdvar:
 		return hasCount | hasSum | hasMoments
@@ -178,7 +178,7 @@ func newRollupPlan(l, up *layout, k outputKind) foldPlan {
 		fb.increase = -1
 		fb.counters = l.rates // rate_sum / rate_avg still take the value as a counter sample
 	}
-	if l.sketch && k == outQuantiles && up.sketch {
+	if l.sketch && (k == outQuantiles || k == outHistogram) && up.sketch {
 		p.merge |= mergeSketch
 		fb.sketch = false
 	}

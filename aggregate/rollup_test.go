@@ -89,7 +89,11 @@ func (c *chain) flushOne(i int, now time.Time, force bool, chunk int, out *batch
 			defer c.mu.Unlock()
 			for j := range part.Series {
 				if m := marks[j]; m == 0 || m&MarkKept != 0 {
-					out.AppendSeries(part.Series[j].Labels, part.Series[j].Samples)
+					if s := &part.Series[j]; s.Histograms != nil {
+						out.AppendHistogramSeries(s.Labels, s.Samples[0].Timestamp, s.Samples[0].Value, &s.Histograms[0])
+					} else {
+						out.AppendSeries(s.Labels, s.Samples)
+					}
 				}
 			}
 		})

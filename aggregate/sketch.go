@@ -3,24 +3,30 @@ package aggregate
 import (
 	"math"
 	"slices"
+
+	"github.com/premetrics/premetrics/batch"
 )
 
 // sketch is a mergeable quantile sketch with bounded relative error, after
 // DDSketch (Masson, Rim, Lee: "DDSketch: a fast and fully-mergeable
-// quantile sketch with relative-error guarantees", VLDB 2019).
+// quantile sketch with relative-error guarantees", VLDB 2019), whose
+// buckets are those of a Prometheus native histogram of schema
+// sketchSchema, so the histogram output is the sketch itself.
 //
-// A positive value v lands in bucket k = ⌈log_γ v⌉ with
-// γ = (1+α)/(1−α), α = sketchRelAcc = 1%; bucket k covers (γ^(k−1), γ^k]
-// and is represented by 2γ^k/(γ+1), which is within α of every value in
-// it. Negative values use a mirror store on |v|; 0 and subnormal values
-// count as zero; ±Inf have their own counters; NaN is ignored.
+// A positive value v lands in bucket k = ⌈log_γ v⌉ with γ = 2^(2^−5)
+// (computed exactly, from v's binary exponent and mantissa, as Prometheus
+// does); bucket k covers (γ^(k−1), γ^k] and is represented by 2γ^k/(γ+1),
+// which is within α = (γ−1)/(γ+1) ≈ 1.08% (sketchRelAcc) of every value
+// in it. Negative values use a mirror store on |v|; 0 and subnormal
+// values count as zero; ±Inf have their own counters; NaN is ignored.
 //
 // Quantile(φ) returns the value of rank ⌊φ·(n−1)⌋ (0-based, no
 // interpolation) within relative error α, clamped to the exact [min, max];
-// the lowest and highest ranks (φ=0, φ=1) return the exact min and max. Each store keeps at most sketchMaxBuckets
-// buckets (collapsing the lowest |v|), which covers 19 decades at full
-// accuracy; beyond that the smallest magnitudes lose accuracy first.
-// Merging two sketches gives the sketch of the union of their inputs.
+// the lowest and highest ranks (φ=0, φ=1) return the exact min and max.
+// Each store keeps at most sketchMaxBuckets buckets (collapsing the
+// lowest |v|), which covers 19 decades at full accuracy; beyond that the
+// smallest magnitudes lose accuracy first. Merging two sketches gives the
+// sketch of the union of their inputs.
 type sketch struct {
 	pos, neg       sketchStore
 	zero           uint64
@@ -30,14 +36,25 @@ type sketch struct {
 }
 
 const (
-	sketchRelAcc     = 0.01
-	sketchGamma      = (1 + sketchRelAcc) / (1 - sketchRelAcc)
-	sketchMinValue   = 0x1p-1022 // smallest normal float64; below counts as zero
+	sketchSchema     = 5                 // native histogram schema of the buckets
+	sketchBuckets    = 1 << sketchSchema // buckets per power of two
+	sketchMinValue   = 0x1p-1022         // smallest normal float64; below counts as zero
 	sketchMaxBuckets = 2048
 )
 
-// sketchLnGamma is ln(sketchGamma), computed once.
-var sketchLnGamma = math.Log(sketchGamma)
+var (
+	sketchGamma   = math.Exp2(1.0 / sketchBuckets)
+	sketchLnGamma = math.Log(sketchGamma)
+	sketchRelAcc  = (sketchGamma - 1) / (sketchGamma + 1)
+	// sketchBounds[i] = γ^i / 2, the upper bounds of the buckets of a
+	// mantissa in [0.5, 1) (Prometheus' nativeHistogramBounds[5]).
+	sketchBounds = func() (b [sketchBuckets]float64) {
+		for i := range b {
+			b[i] = math.Exp2(float64(i)/sketchBuckets) / 2
+		}
+		return b
+	}()
+)
 
 func (s *sketch) reset() {
 	s.pos.reset()
@@ -137,12 +154,21 @@ func (s *sketch) valueAtRank(rank uint64) float64 {
 	return math.Inf(1)
 }
 
-// sketchIndex returns the bucket of v >= sketchMinValue.
+// sketchIndex returns the bucket of v >= sketchMinValue (finite): with
+// v = frac·2^exp, frac in [0.5, 1), the first bound >= frac, plus 32 per
+// power of two. Exact at the bucket bounds, unlike a logarithm.
 func sketchIndex(v float64) int {
-	if v > math.MaxFloat64/2 { // keep the index finite for huge values
-		v = math.MaxFloat64 / 2
+	frac, exp := math.Frexp(v)
+	lo, hi := 0, sketchBuckets // first i with sketchBounds[i] >= frac
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if sketchBounds[m] < frac {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	return int(math.Ceil(math.Log(v) / sketchLnGamma))
+	return lo + (exp-1)*sketchBuckets
 }
 
 // sketchValue returns the representative value of bucket k.
@@ -227,4 +253,75 @@ func (st *sketchStore) collapseBelow(lowest int) {
 	st.counts = st.counts[:n]
 	st.counts[0] += folded
 	st.offset = lowest
+}
+
+// histogram writes s as a gauge native histogram of the given schema (at
+// most sketchSchema) into h, reusing h's span and delta buffers; the
+// caller sets Sum. A bucket of the sketch falls into the bucket of index
+// ⌈k / 2^(sketchSchema−schema)⌉, which contains it exactly. ±Inf count
+// in the bucket of ±MaxFloat64, the highest a histogram has, so the
+// buckets add up to Count.
+func (s *sketch) histogram(schema int32, h *batch.Histogram) {
+	shift := uint(sketchSchema - schema)
+	*h = batch.Histogram{
+		Count:          s.count,
+		Schema:         schema,
+		ZeroThreshold:  sketchMinValue,
+		ZeroCount:      s.zero,
+		Gauge:          true,
+		PositiveSpans:  h.PositiveSpans[:0],
+		PositiveDeltas: h.PositiveDeltas[:0],
+		NegativeSpans:  h.NegativeSpans[:0],
+		NegativeDeltas: h.NegativeDeltas[:0],
+	}
+	h.PositiveSpans, h.PositiveDeltas = s.pos.buckets(shift, s.posInf, h.PositiveSpans, h.PositiveDeltas)
+	h.NegativeSpans, h.NegativeDeltas = s.neg.buckets(shift, s.negInf, h.NegativeSpans, h.NegativeDeltas)
+}
+
+// sketchInfIndex is the bucket of MaxFloat64, where ±Inf are counted.
+var sketchInfIndex = sketchIndex(math.MaxFloat64)
+
+// buckets appends the store's non-empty buckets, coarsened by shift
+// (index k → ⌈k/2^shift⌉), plus inf values in the bucket of MaxFloat64,
+// as native histogram spans and delta-encoded counts.
+func (st *sketchStore) buckets(shift uint, inf uint64, spans []batch.Span, deltas []int64) ([]batch.Span, []int64) {
+	var (
+		last, prev int64 // index and count of the last bucket appended
+		cur        int64 // index of the bucket being summed
+		sum        uint64
+		started    bool
+	)
+	put := func(idx int64, c uint64) {
+		switch {
+		case len(spans) == 0:
+			spans = append(spans, batch.Span{Offset: int32(idx), Length: 1})
+		case idx == last+1:
+			spans[len(spans)-1].Length++
+		default:
+			spans = append(spans, batch.Span{Offset: int32(idx - last - 1), Length: 1})
+		}
+		deltas = append(deltas, int64(c)-prev)
+		last, prev = idx, int64(c)
+	}
+	add := func(k int, c uint64) {
+		idx := (int64(k) + 1<<shift - 1) >> shift
+		if started && idx != cur {
+			put(cur, sum)
+			sum = 0
+		}
+		cur, started = idx, true
+		sum += c
+	}
+	for i, c := range st.counts {
+		if c > 0 {
+			add(st.offset+i, c)
+		}
+	}
+	if inf > 0 {
+		add(sketchInfIndex, inf)
+	}
+	if started {
+		put(cur, sum)
+	}
+	return spans, deltas
 }

@@ -26,6 +26,10 @@ type Sample struct {
 type Series struct {
 	Labels  []Label  // sorted by name, unique names
 	Samples []Sample // in received order
+	// Histograms, when not nil, makes this a native histogram series:
+	// Histograms[i] is the sample at Samples[i].Timestamp, and
+	// Samples[i].Value only its float stand-in (see the package doc).
+	Histograms []Histogram
 }
 
 // Get returns the value of the label called name, or "" when absent.
@@ -50,6 +54,9 @@ type Batch struct {
 	labels  []Label
 	samples []Sample
 	bytes   []byte
+	hists   []Histogram // native histogram samples (AppendHistogramSeries)
+	spans   []Span
+	deltas  []int64
 
 	// Open series under construction (StartSeries..FinishSeries).
 	labelStart, sampleStart int
@@ -64,6 +71,9 @@ func (b *Batch) Reset() {
 	b.labels = b.labels[:0]
 	b.samples = b.samples[:0]
 	b.bytes = b.bytes[:0]
+	b.hists = b.hists[:0]
+	b.spans = b.spans[:0]
+	b.deltas = b.deltas[:0]
 }
 
 // Len returns the number of series.

@@ -20,6 +20,13 @@
 // Labels. Series.Labels are sorted by name with unique names; FinishSeries
 // establishes that. The metric name is the label "__name__".
 //
+// Native histograms. A series with Histograms is a native histogram
+// series (an aggregation's histogram output): each sample is
+// Histograms[i], stamped Samples[i].Timestamp. Samples[i].Value is a float
+// stand-in (the histogram's mean) so that the stages that count, route
+// and re-time samples need no second path; an encoder that knows
+// histograms (remote write) sends the histogram and never the stand-in.
+//
 // Hash. Hash(labels) is xxhash64 over name, 0xff, value, 0xff for each label
 // in order. It is stable across processes and versions (it is part of the
 // disk formats and the remote-write sharding), and two label sets with the

@@ -497,3 +497,36 @@ tests:
 		}
 	}
 }
+
+// A histogram output is checked through its count and sum.
+func TestHistogramByCountAndSum(t *testing.T) {
+	const config = `
+aggregations:
+  - name: lat
+    match: lat
+    interval: 10s
+    outputs: [histogram]
+remote_write:
+  - url: http://127.0.0.1:9/api/v1/write
+`
+	tests := `
+config_file: c.yaml
+tests:
+  - name: histogram
+    input:
+      - series: |
+          lat 1 1000
+          lat 4 2000
+          lat 0.5 3000
+    expect: |
+      lat:10s_histogram_count 3 10000
+      lat:10s_histogram_sum 5.5 10000
+`
+	if r := runOne(t, mustLoad(t, config, tests)); !r.Passed() {
+		t.Fatalf("failed:\n%s", written(r))
+	}
+	wrong := strings.Replace(tests, "_count 3", "_count 2", 1)
+	if r := runOne(t, mustLoad(t, config, wrong)); r.Passed() {
+		t.Fatal("a wrong histogram count passed")
+	}
+}

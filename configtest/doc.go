@@ -60,7 +60,10 @@
 // allowed, one sample a line, order free). An expect line needs a
 // timestamp; an expect_metrics line takes none. `expect: ""` expects no
 // output at all; without expect the output is not checked, and a test
-// must check something (expect, expect_late or expect_metrics).
+// must check something (expect, expect_late or expect_metrics). A
+// histogram output (a native histogram) is stated by its count and sum,
+// as <name>_count and <name>_sum lines (what histogram_count and
+// histogram_sum return in Prometheus); its buckets are not compared.
 // expect_metrics may name premetrics_aggregate_input_samples_total,
 // premetrics_aggregate_late_samples_total,
 // premetrics_aggregate_output_samples_total,

@@ -127,6 +127,10 @@ func (r *recorder) Enqueue(_ context.Context, b *batch.Batch) error {
 			}
 			ls = out
 		}
+		if s.Histograms != nil {
+			r.addHistograms(ls, s)
+			continue
+		}
 		ls = batch.Clone(ls)
 		key := formatSeries(ls)
 		for _, smp := range s.Samples {
@@ -134,6 +138,28 @@ func (r *recorder) Enqueue(_ context.Context, b *batch.Batch) error {
 		}
 	}
 	return nil
+}
+
+// addHistograms records a native histogram series as what a test can
+// state in the text format: <name>_count and <name>_sum (as Prometheus'
+// histogram_count and histogram_sum would return them).
+func (r *recorder) addHistograms(ls []batch.Label, s *batch.Series) {
+	for _, part := range []string{"_count", "_sum"} {
+		pls := batch.Clone(ls)
+		for j := range pls {
+			if pls[j].Name == batch.MetricName {
+				pls[j].Value += part
+			}
+		}
+		key := formatSeries(pls)
+		for i, smp := range s.Samples {
+			v := float64(s.Histograms[i].Count)
+			if part == "_sum" {
+				v = s.Histograms[i].Sum
+			}
+			r.samples = append(r.samples, gotSample{series: key, labels: pls, ts: smp.Timestamp, value: v})
+		}
+	}
 }
 
 func (*recorder) Full() bool { return false }

@@ -20,6 +20,24 @@ const (
 	tagLabelValue             = 2<<3 | 2 // Label.value
 	tagSampleValue            = 1<<3 | 1 // Sample.value, fixed64
 	tagSampleTimestamp        = 2<<3 | 0 // Sample.timestamp, varint
+	tagTimeSeriesHistograms   = 4<<3 | 2 // TimeSeries.histograms
+
+	// Histogram (integer counts) and BucketSpan.
+	tagHistCountInt      = 1<<3 | 0  // uint64
+	tagHistSum           = 3<<3 | 1  // double
+	tagHistSchema        = 4<<3 | 0  // sint32
+	tagHistZeroThreshold = 5<<3 | 1  // double
+	tagHistZeroCountInt  = 6<<3 | 0  // uint64
+	tagHistNegSpans      = 8<<3 | 2  // repeated BucketSpan
+	tagHistNegDeltas     = 9<<3 | 2  // packed sint64
+	tagHistPosSpans      = 11<<3 | 2 // repeated BucketSpan
+	tagHistPosDeltas     = 12<<3 | 2 // packed sint64
+	tagHistResetHint     = 14<<3 | 0 // enum
+	tagHistTimestamp     = 15<<3 | 0 // int64
+	tagSpanOffset        = 1<<3 | 0  // sint32
+	tagSpanLength        = 2<<3 | 0  // uint32
+
+	resetHintGauge = 3 // Histogram.ResetHint GAUGE
 )
 
 // encoder compresses WriteRequests into a buffer it reuses, so sending
@@ -40,9 +58,11 @@ func (e *encoder) compress(pb []byte) []byte {
 }
 
 // appendTimeSeries appends one WriteRequest.timeseries field holding ls
-// and samples to buf. Concatenated, such fields are a WriteRequest.
-func appendTimeSeries(buf []byte, ls []batch.Label, samples []batch.Sample) []byte {
-	n := timeSeriesSize(ls, samples)
+// and samples to buf. Concatenated, such fields are a WriteRequest. With
+// hists (parallel to samples, see batch.Series.Histograms) it holds the
+// native histograms instead of the samples' float stand-ins.
+func appendTimeSeries(buf []byte, ls []batch.Label, samples []batch.Sample, hists []batch.Histogram) []byte {
+	n := timeSeriesSize(ls, samples, hists)
 	buf = slices.Grow(buf, fieldSize(n))
 	buf = append(buf, tagWriteRequestTimeseries)
 	buf = binary.AppendUvarint(buf, uint64(n))
@@ -51,6 +71,14 @@ func appendTimeSeries(buf []byte, ls []batch.Label, samples []batch.Sample) []by
 		buf = binary.AppendUvarint(buf, uint64(labelSize(l)))
 		buf = appendString(buf, tagLabelName, l.Name)
 		buf = appendString(buf, tagLabelValue, l.Value)
+	}
+	if hists != nil {
+		for i := range hists {
+			buf = append(buf, tagTimeSeriesHistograms)
+			buf = binary.AppendUvarint(buf, uint64(histogramSize(&hists[i], samples[i].Timestamp)))
+			buf = appendHistogram(buf, &hists[i], samples[i].Timestamp)
+		}
+		return buf
 	}
 	for _, s := range samples {
 		buf = append(buf, tagTimeSeriesSamples)
@@ -149,13 +177,141 @@ func sampleSize(s batch.Sample) int {
 	return n
 }
 
-func timeSeriesSize(ls []batch.Label, ss []batch.Sample) int {
+func timeSeriesSize(ls []batch.Label, ss []batch.Sample, hists []batch.Histogram) int {
 	n := 0
 	for _, l := range ls {
 		n += fieldSize(labelSize(l))
+	}
+	if hists != nil {
+		for i := range hists {
+			n += fieldSize(histogramSize(&hists[i], ss[i].Timestamp))
+		}
+		return n
 	}
 	for _, s := range ss {
 		n += fieldSize(sampleSize(s))
 	}
 	return n
 }
+
+// appendHistogram appends the fields of a prompb.Histogram with integer
+// counts. count_int and zero_count_int are written even when 0: they are
+// members of oneofs, which say that the counts are integers.
+func appendHistogram(buf []byte, h *batch.Histogram, ts int64) []byte {
+	buf = append(buf, tagHistCountInt)
+	buf = binary.AppendUvarint(buf, h.Count)
+	if v := math.Float64bits(h.Sum); v != 0 {
+		buf = append(buf, tagHistSum)
+		buf = binary.LittleEndian.AppendUint64(buf, v)
+	}
+	if h.Schema != 0 {
+		buf = append(buf, tagHistSchema)
+		buf = binary.AppendUvarint(buf, zigzag(int64(h.Schema)))
+	}
+	if v := math.Float64bits(h.ZeroThreshold); v != 0 {
+		buf = append(buf, tagHistZeroThreshold)
+		buf = binary.LittleEndian.AppendUint64(buf, v)
+	}
+	buf = append(buf, tagHistZeroCountInt)
+	buf = binary.AppendUvarint(buf, h.ZeroCount)
+	buf = appendSpans(buf, tagHistNegSpans, h.NegativeSpans)
+	buf = appendDeltas(buf, tagHistNegDeltas, h.NegativeDeltas)
+	buf = appendSpans(buf, tagHistPosSpans, h.PositiveSpans)
+	buf = appendDeltas(buf, tagHistPosDeltas, h.PositiveDeltas)
+	if h.Gauge {
+		buf = append(buf, tagHistResetHint, resetHintGauge)
+	}
+	if ts != 0 {
+		buf = append(buf, tagHistTimestamp)
+		buf = binary.AppendUvarint(buf, uint64(ts))
+	}
+	return buf
+}
+
+func histogramSize(h *batch.Histogram, ts int64) int {
+	n := 1 + uvarintSize(h.Count) + 1 + uvarintSize(h.ZeroCount)
+	if math.Float64bits(h.Sum) != 0 {
+		n += 9
+	}
+	if h.Schema != 0 {
+		n += 1 + uvarintSize(zigzag(int64(h.Schema)))
+	}
+	if math.Float64bits(h.ZeroThreshold) != 0 {
+		n += 9
+	}
+	n += spansSize(h.NegativeSpans) + deltasSize(h.NegativeDeltas)
+	n += spansSize(h.PositiveSpans) + deltasSize(h.PositiveDeltas)
+	if h.Gauge {
+		n += 2
+	}
+	if ts != 0 {
+		n += 1 + uvarintSize(uint64(ts))
+	}
+	return n
+}
+
+func appendSpans(buf []byte, tag byte, spans []batch.Span) []byte {
+	for _, s := range spans {
+		buf = append(buf, tag)
+		buf = binary.AppendUvarint(buf, uint64(spanSize(s)))
+		if s.Offset != 0 {
+			buf = append(buf, tagSpanOffset)
+			buf = binary.AppendUvarint(buf, zigzag(int64(s.Offset)))
+		}
+		if s.Length != 0 {
+			buf = append(buf, tagSpanLength)
+			buf = binary.AppendUvarint(buf, uint64(s.Length))
+		}
+	}
+	return buf
+}
+
+func spanSize(s batch.Span) int {
+	n := 0
+	if s.Offset != 0 {
+		n += 1 + uvarintSize(zigzag(int64(s.Offset)))
+	}
+	if s.Length != 0 {
+		n += 1 + uvarintSize(uint64(s.Length))
+	}
+	return n
+}
+
+func spansSize(spans []batch.Span) int {
+	n := 0
+	for _, s := range spans {
+		n += fieldSize(spanSize(s))
+	}
+	return n
+}
+
+// appendDeltas appends deltas as one packed field (nothing when empty).
+func appendDeltas(buf []byte, tag byte, deltas []int64) []byte {
+	if len(deltas) == 0 {
+		return buf
+	}
+	buf = append(buf, tag)
+	buf = binary.AppendUvarint(buf, uint64(packedSize(deltas)))
+	for _, d := range deltas {
+		buf = binary.AppendUvarint(buf, zigzag(d))
+	}
+	return buf
+}
+
+func packedSize(deltas []int64) int {
+	n := 0
+	for _, d := range deltas {
+		n += uvarintSize(zigzag(d))
+	}
+	return n
+}
+
+func deltasSize(deltas []int64) int {
+	if len(deltas) == 0 {
+		return 0
+	}
+	return fieldSize(packedSize(deltas))
+}
+
+// zigzag is protobuf's sint encoding.
+func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }

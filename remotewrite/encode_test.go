@@ -55,7 +55,7 @@ func (e *encoder) encode(series [][]batch.Label, offsets []int32, samples []batc
 // marshal appends the uncompressed WriteRequest of series[lo:hi] to dst.
 func marshal(dst []byte, series [][]batch.Label, offsets []int32, samples []batch.Sample, lo, hi int) []byte {
 	for i := lo; i < hi; i++ {
-		dst = appendTimeSeries(dst, series[i], samples[offsets[i]:offsets[i+1]])
+		dst = appendTimeSeries(dst, series[i], samples[offsets[i]:offsets[i+1]], nil)
 	}
 	return dst
 }
@@ -187,4 +187,53 @@ func BenchmarkEncode(b *testing.B) {
 		e.compress(pb)
 	}
 	b.ReportMetric(float64(len(samples)), "samples/op")
+}
+
+// A histogram series is sent as prompb histograms, which Prometheus'
+// decoder turns back into the same valid native histogram.
+func TestEncodeHistogramMatchesPrompb(t *testing.T) {
+	hs := []batch.Histogram{
+		{
+			Count: 11, Sum: 12.5, Schema: 3, ZeroThreshold: 0x1p-1022, ZeroCount: 1, Gauge: true,
+			PositiveSpans: []batch.Span{{Offset: -2, Length: 2}, {Offset: 3, Length: 1}}, PositiveDeltas: []int64{2, 1, -1},
+			NegativeSpans: []batch.Span{{Offset: 0, Length: 1}}, NegativeDeltas: []int64{3},
+		},
+		{Count: 0, Schema: -4}, // empty: count_int and zero_count_int still say "integer"
+	}
+	ls := []batch.Label{{Name: "__name__", Value: "lat_histogram"}, {Name: "g", Value: "a"}}
+	samples := []batch.Sample{{Timestamp: 60_000, Value: 12.5 / 11}, {Timestamp: 120_000, Value: math.NaN()}}
+	var e encoder
+	wr := decodeRequest(t, e.compress(appendTimeSeries(nil, ls, samples, hs)))
+	if len(wr.Timeseries) != 1 || len(wr.Timeseries[0].Samples) != 0 || len(wr.Timeseries[0].Histograms) != 2 {
+		t.Fatalf("decoded %+v, want one series with two histograms and no float samples", wr.Timeseries)
+	}
+	for i, ph := range wr.Timeseries[0].Histograms {
+		if ph.IsFloatHistogram() {
+			t.Fatalf("histogram %d decodes as a float histogram", i)
+		}
+		h := ph.ToIntHistogram()
+		if err := h.Validate(); err != nil {
+			t.Errorf("histogram %d is not valid: %v", i, err)
+		}
+		want := hs[i]
+		if ph.Timestamp != samples[i].Timestamp || h.Count != want.Count || h.Sum != want.Sum || h.Schema != want.Schema ||
+			h.ZeroThreshold != want.ZeroThreshold || h.ZeroCount != want.ZeroCount || (ph.ResetHint == prompb.Histogram_GAUGE) != want.Gauge {
+			t.Errorf("histogram %d: decoded %+v at %d, want %+v at %d", i, h, ph.Timestamp, want, samples[i].Timestamp)
+		}
+		if fmt.Sprintf("%v %v %v %v", h.PositiveSpans, h.PositiveBuckets, h.NegativeSpans, h.NegativeBuckets) !=
+			fmt.Sprintf("%v %v %v %v", spansOf(want.PositiveSpans), want.PositiveDeltas, spansOf(want.NegativeSpans), want.NegativeDeltas) {
+			t.Errorf("histogram %d buckets: decoded %v %v %v %v, want %v", i, h.PositiveSpans, h.PositiveBuckets, h.NegativeSpans, h.NegativeBuckets, want)
+		}
+	}
+}
+
+func spansOf(s []batch.Span) string {
+	out := "["
+	for i, sp := range s {
+		if i > 0 {
+			out += " "
+		}
+		out += fmt.Sprintf("{%d %d}", sp.Offset, sp.Length)
+	}
+	return out + "]"
 }

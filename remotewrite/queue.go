@@ -197,7 +197,7 @@ func (q *Queue) Enqueue(ctx context.Context, b *batch.Batch) error {
 			ls = out
 		}
 		h := batch.Hash(ls)
-		n, err := q.shards[h%uint64(len(q.shards))].put(ctx, q, &now, ls, s.Samples)
+		n, err := q.shards[h%uint64(len(q.shards))].put(ctx, q, &now, ls, s.Samples, s.Histograms)
 		if err != nil {
 			lost := len(s.Samples) - n
 			for j := i + 1; j < len(b.Series); j++ {

@@ -99,7 +99,7 @@ func newShard(q *Queue) *shard {
 // shard is full. now is the caller's Queue.now(); *now is refreshed after
 // a wait. It returns how many samples it buffered, and ErrStopped or the
 // context's error when it could not buffer them all.
-func (s *shard) put(ctx context.Context, q *Queue, now *int64, ls []batch.Label, samples []batch.Sample) (int, error) {
+func (s *shard) put(ctx context.Context, q *Queue, now *int64, ls []batch.Label, samples []batch.Sample, hists []batch.Histogram) (int, error) {
 	done := 0
 	s.mu.Lock()
 	for {
@@ -113,7 +113,11 @@ func (s *shard) put(ctx context.Context, q *Queue, now *int64, ls []batch.Label,
 			for free > 0 && done < len(samples) {
 				b := s.tail(q, *now)
 				k := min(free, len(samples)-done, q.maxPerSend-b.samples)
-				s.append(b, ls, samples[done:done+k])
+				var hs []batch.Histogram
+				if hists != nil {
+					hs = hists[done : done+k]
+				}
+				s.append(b, ls, samples[done:done+k], hs)
 				done += k
 				free -= k
 				if b.samples >= q.maxPerSend {
@@ -176,9 +180,10 @@ func (s *shard) tail(q *Queue, now int64) *block {
 	return b
 }
 
-// append encodes one record of ls and samples into b. Called with mu held.
-func (s *shard) append(b *block, ls []batch.Label, samples []batch.Sample) {
-	b.pb = appendTimeSeries(b.pb, ls, samples)
+// append encodes one record of ls and samples (or their histograms) into
+// b. Called with mu held.
+func (s *shard) append(b *block, ls []batch.Label, samples []batch.Sample, hists []batch.Histogram) {
+	b.pb = appendTimeSeries(b.pb, ls, samples, hists)
 	b.samples += len(samples)
 	b.ends = append(b.ends, int32(len(b.pb)))
 	b.cum = append(b.cum, int32(b.samples))
