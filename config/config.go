@@ -36,6 +36,37 @@ type Config struct {
 
 	Derive   []derive.Config `yaml:"derive"`
 	Alerting alerting.Config `yaml:"alerting"`
+
+	// file and root are the name and parsed YAML of the file Load read,
+	// for ErrorAt; zero for a Config built in code.
+	file string
+	root *yaml.Node
+}
+
+// ErrorAt returns an Error for the problem msg at the field path (as in
+// Error.Path, e.g. `derive[0].expr`) of the file c was loaded from, with
+// the line of that field, or of its deepest existing parent. For checks
+// that run after Load, such as those against the whole pipeline. The line
+// is 0 for a Config not made by Load.
+func (c *Config) ErrorAt(path, msg string) *Error {
+	e := &Error{File: c.file, Path: path, Msg: msg}
+	if c.root != nil {
+		e.Line = lineOf(c.root, path)
+	}
+	return e
+}
+
+// ErrorsAt turns err, one problem per line, each starting with a field
+// path relative to prefix (`groups[0].name: ...`; see splitPath), into
+// Errors located in the file with ErrorAt: the way Load reports a
+// section's Validate errors. nil for a nil err.
+func (c *Config) ErrorsAt(prefix string, err error) Errors {
+	var out Errors
+	for _, line := range splitErrors(err) {
+		path, msg := splitPath(line)
+		out = append(out, c.ErrorAt(joinPath(prefix, path), msg))
+	}
+	return out
 }
 
 // Error is one problem found in a config file.
@@ -129,6 +160,7 @@ func Load(name string, data []byte, lookupEnv func(string) (string, bool)) (*Con
 	if len(errs) > 0 {
 		return nil, errs
 	}
+	cfg.file, cfg.root = name, &root
 	return cfg, nil
 }
 
@@ -141,15 +173,7 @@ func (c *Config) validate() []fieldError {
 	add := func(prefix string, err error) {
 		for _, line := range splitErrors(err) {
 			path, msg := splitPath(line)
-			switch {
-			case path == "":
-				path = prefix
-			case strings.HasPrefix(path, "["):
-				path = prefix + path
-			case prefix != "":
-				path = prefix + "." + path
-			}
-			out = append(out, fieldError{path: path, msg: msg})
+			out = append(out, fieldError{path: joinPath(prefix, path), msg: msg})
 		}
 	}
 	add("server", c.Server.Validate())
@@ -232,6 +256,19 @@ func splitErrors(err error) []string {
 // pathRE matches a leading field path such as `queue_config.max_shards` or
 // `[2]` or `outputs[1]`, followed by ": ".
 var pathRE = regexp.MustCompile(`^((?:\[\d+\]|[a-z_][a-z0-9_]*)(?:\.[a-z_][a-z0-9_]*|\[\d+\])*): `)
+
+// joinPath puts a field path relative to prefix under prefix.
+func joinPath(prefix, path string) string {
+	switch {
+	case path == "":
+		return prefix
+	case strings.HasPrefix(path, "["):
+		return prefix + path
+	case prefix != "":
+		return prefix + "." + path
+	}
+	return path
+}
 
 func splitPath(line string) (path, msg string) {
 	m := pathRE.FindStringSubmatch(line)

@@ -530,3 +530,45 @@ tests:
 		t.Fatal("a wrong histogram count passed")
 	}
 }
+
+// Enrichment tables join in tests as in the daemon: a PostgreSQL table
+// needs its rows in the test file, and then labels join from them.
+func TestTablesGiveRows(t *testing.T) {
+	const config = `
+enrich:
+  - name: thresholds
+    source: {postgres: {dsn: "postgres://127.0.0.1:1/x", query: "SELECT hostname, allowed_top FROM t"}}
+    key: [hostname]
+    add: [allowed_top]
+aggregations:
+  - name: cpu
+    match: cpu
+    interval: 10s
+    by: [hostname, allowed_top]
+    outputs: [max]
+remote_write:
+  - url: http://127.0.0.1:9/api/v1/write
+`
+	tests := `
+config_file: c.yaml
+tables:
+  thresholds:
+    - {hostname: sleepy, allowed_top: 40}
+tests:
+  - name: joined
+    input:
+      - series: |
+          cpu{hostname="sleepy"} 50 1000
+          cpu{hostname="happy"} 20 1000
+    expect: |
+      cpu:10s_by_allowed_top_hostname_max{allowed_top="40",hostname="sleepy"} 50 10000
+      cpu:10s_by_allowed_top_hostname_max{hostname="happy"} 20 10000
+`
+	if r := runOne(t, mustLoad(t, config, tests)); !r.Passed() {
+		t.Fatalf("failed:\n%s", written(r))
+	}
+	noRows := strings.Replace(tests, "tables:\n  thresholds:\n    - {hostname: sleepy, allowed_top: 40}\n", "", 1)
+	if _, err := loadFiles(t, config, noRows); err == nil || !strings.Contains(err.Error(), `premetrics test reads only file tables; give its rows in the test file`) {
+		t.Errorf("a postgres table without rows: error %v", err)
+	}
+}

@@ -14,6 +14,10 @@
 //	config_file: config.example.yaml   # required; relative to this file
 //	env: {PROMETHEUS_URL: "http://x"}  # optional: ${NAME} values for the config,
 //	                                   # before the process environment
+//	tables:                            # optional: rows of enrich tables, instead of
+//	  cpu_thresholds:                  # their source (required for http and
+//	    - {hostname: sleepy, allowed_top: 40}  # postgres tables; file tables
+//	                                   # are read from their file otherwise)
 //	tests:
 //	  - name: vehicles in motion       # required, unique
 //	    start_time: 0                  # optional: what `at` counts from; Unix ms

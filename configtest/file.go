@@ -20,6 +20,7 @@ import (
 
 	"github.com/premetrics/premetrics/batch"
 	"github.com/premetrics/premetrics/config"
+	"github.com/premetrics/premetrics/enrich"
 	"github.com/premetrics/premetrics/ingest/jsonevent"
 	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promtext"
@@ -59,6 +60,7 @@ type Suite struct {
 	Tests      []*Test
 
 	cfg      *config.Config
+	tables   []*enrich.Enricher // loaded once, shared by the runs (read only)
 	limits   outcome.Limits
 	mappings map[string]*jsonevent.Mapping
 }
@@ -106,9 +108,10 @@ type Options struct {
 
 // The test file, as written.
 type rawFile struct {
-	ConfigFile string            `yaml:"config_file"`
-	Env        map[string]string `yaml:"env"`
-	Tests      []rawTest         `yaml:"tests"`
+	ConfigFile string                      `yaml:"config_file"`
+	Env        map[string]string           `yaml:"env"`
+	Tables     map[string][]map[string]any `yaml:"tables"`
+	Tests      []rawTest                   `yaml:"tests"`
 }
 
 type rawTest struct {
@@ -186,6 +189,13 @@ func load(path string, data []byte, opts Options) (*Suite, error) {
 		return nil, err
 	}
 	s.cfg = cfg
+	for i := range cfg.Enrich {
+		cfg.Enrich[i].SetDirectory(filepath.Dir(s.ConfigFile))
+	}
+	if s.tables, err = loadTables(cfg, raw.Tables); err != nil {
+		p.errorf(p.line("tables"), "%v", err)
+		return nil, p.errs
+	}
 	s.limits = cfg.Server.DecoderLimits()
 	s.mappings = map[string]*jsonevent.Mapping{}
 	for i, jc := range cfg.Inputs.JSON {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/derive"
 	"github.com/premetrics/premetrics/pipeline"
 	"github.com/premetrics/premetrics/rules"
 	"github.com/premetrics/premetrics/telemetry"
@@ -68,6 +69,13 @@ func (s *Suite) build() (*instance, error) {
 		}
 		aggs = append(aggs, a)
 	}
+	var deriver *derive.Deriver
+	if len(cfg.Derive) > 0 {
+		deriver, err = derive.New(cfg.Derive, derive.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			return nil, fmt.Errorf("derive: %w", err)
+		}
+	}
 	sinks := make([]pipeline.Sink, 0, len(cfg.RemoteWrite))
 	for i, rc := range cfg.RemoteWrite {
 		rl, err := rules.CompileRelabel(rc.WriteRelabelConfigs)
@@ -80,7 +88,9 @@ func (s *Suite) build() (*instance, error) {
 	}
 	in.pipeline = pipeline.New(pipeline.Options{
 		Relabel:          relabeler,
+		Enrich:           s.tables,
 		Aggregations:     aggs,
+		Derive:           deriver,
 		ForwardUnmatched: cfg.ForwardUnmatched,
 		Sinks:            sinks,
 		Dropped:          dropped,

@@ -1,6 +1,10 @@
 package derive
 
-import "github.com/prometheus/common/model"
+import (
+	"time"
+
+	"github.com/prometheus/common/model"
+)
 
 // Config is one entry of the top-level `derive:` list: a record evaluated
 // at each window close over the outputs of that window.
@@ -30,4 +34,34 @@ type Anomaly struct {
 	MinHistory *int `yaml:"min_history"`
 	// Forget drops the history of a series absent this long; default 1h.
 	Forget *model.Duration `yaml:"forget"`
+}
+
+// Defaults of Anomaly and of Options.
+const (
+	DefaultAlpha             = 0.1
+	DefaultMinHistory        = 10
+	DefaultForget            = model.Duration(time.Hour)
+	DefaultMaxObservedSeries = 1_000_000
+	DefaultMaxAnomalySeries  = 100_000
+)
+
+// anomalyParams are the resolved settings of an Anomaly.
+type anomalyParams struct {
+	alpha      float64
+	minHistory int
+	forget     int64 // ms
+}
+
+func (a *Anomaly) params() anomalyParams {
+	p := anomalyParams{alpha: DefaultAlpha, minHistory: DefaultMinHistory, forget: time.Duration(DefaultForget).Milliseconds()}
+	if a.Alpha != nil {
+		p.alpha = *a.Alpha
+	}
+	if a.MinHistory != nil {
+		p.minHistory = *a.MinHistory
+	}
+	if a.Forget != nil {
+		p.forget = time.Duration(*a.Forget).Milliseconds()
+	}
+	return p
 }

@@ -188,3 +188,39 @@ func benchBatch(n int) *batch.Batch {
 	}
 	return b
 }
+
+// BenchmarkReferenceEmit1M is one emission of the reference series of a
+// 1M-row table (one series per row) in parts of 8192 series, as the
+// pipeline sends them.
+func BenchmarkReferenceEmit1M(b *testing.B) {
+	bl := newBuilder([]string{"vehicle_id"}, 0, DefaultMaxRows).withReference(1)
+	row := make([]string, 2)
+	for i := range benchRows {
+		row[0], row[1] = vehicleID(i), fmt.Sprint(i%100)
+		if err := bl.add(row); err != nil {
+			b.Fatal(err)
+		}
+	}
+	t, err := bl.finish(time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	e, err := New(Config{
+		Name: "vehicle_limits", Source: Source{File: &FileSource{Path: "unused.csv"}},
+		Key: []string{"vehicle_id"}, Series: []SeriesConfig{{Column: "rpm_limit"}},
+	}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	e.table.Store(t)
+	b.ReportAllocs()
+	now := time.Unix(0, 0)
+	for b.Loop() {
+		now = now.Add(DefaultSeriesInterval)
+		n, err := e.Reference(now).Emit(8192, func(*batch.Batch) error { return nil })
+		if err != nil || n != benchRows {
+			b.Fatalf("emitted %d, %v", n, err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/benchRows, "ns/series")
+}

@@ -48,7 +48,7 @@ type Config struct {
 	Name   string   `yaml:"name"`
 	Source Source   `yaml:"source"`
 	Key    []string `yaml:"key"` // label names joined on; the source columns of the same names
-	Add    []string `yaml:"add"` // source columns added as labels of the same names
+	Add    []string `yaml:"add"` // source columns added as labels of the same names; may be empty with series
 	OnMiss OnMiss   `yaml:"on_miss"`
 	// Required (default true): startup (and a reload that adds or changes
 	// the table) fails when no snapshot can be loaded. false: start with an
@@ -254,15 +254,22 @@ func (c *Config) Validate() error {
 		add("key: must name at least one label")
 	}
 	errs = append(errs, validateNames("key", c.Key, nil, false)...)
-	if len(c.Add) == 0 {
+	if len(c.Add) == 0 && len(c.Series) == 0 {
 		add("add: must name at least one column")
 	}
 	errs = append(errs, validateNames("add", c.Add, c.Key, true)...)
+	errs = append(errs, c.validateSeries()...)
 
 	switch c.OnMiss.Action {
-	case "", MissKeep, MissDrop:
+	case "", MissKeep:
+	case MissDrop:
+		if len(c.Add) == 0 {
+			add("on_miss: drop needs add columns: a table with series only is not joined onto series")
+		}
 	case MissDefault:
-		if len(c.OnMiss.Default) == 0 {
+		if len(c.Add) == 0 {
+			add("on_miss.default: needs add columns: a table with series only is not joined onto series")
+		} else if len(c.OnMiss.Default) == 0 {
 			add("on_miss.default: must give a value to at least one column of add")
 		}
 		for _, col := range sortedKeys(c.OnMiss.Default) {
@@ -280,6 +287,90 @@ func (c *Config) Validate() error {
 		add("max_rows: must be > 0, got %d", *c.MaxRows)
 	}
 	return errors.Join(errs...)
+}
+
+// validateSeries checks series and series_interval.
+func (c *Config) validateSeries() []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if d := c.SeriesInterval; d != nil && *d <= 0 {
+		add("series_interval: must be > 0, got %s", time.Duration(*d))
+	}
+	seen := map[string]int{} // series identity -> index
+	for i, s := range c.Series {
+		field := fmt.Sprintf("series[%d]", i)
+		switch {
+		case s.Column == "":
+			add("%s.column: must not be empty", field)
+		case !model.UTF8Validation.IsValidLabelName(s.Column):
+			add("%s.column: invalid column name %q", field, s.Column)
+		case slices.Contains(c.Key, s.Column):
+			add("%s.column: %q is a key column: its values are the series' labels, not numbers", field, s.Column)
+		}
+		name := s.MetricName()
+		switch {
+		case s.Name == "" && s.Column != "" && !model.LegacyValidation.IsValidMetricName(name):
+			add("%s.name: the column name %q is not a valid metric name: set name", field, s.Column)
+		case s.Name != "" && !model.LegacyValidation.IsValidMetricName(s.Name):
+			add("%s.name: invalid metric name %q: want [a-zA-Z_:][a-zA-Z0-9_:]*", field, s.Name)
+		}
+		for _, l := range sortedKeys(s.Labels) {
+			switch {
+			case !model.UTF8Validation.IsValidLabelName(l):
+				add("%s.labels: invalid label name %q", field, l)
+			case l == batch.MetricName:
+				add("%s.labels.%s: set the metric name with name", field, l)
+			case slices.Contains(c.Key, l):
+				add("%s.labels.%s: %q is a key label: every series has it with the row's value", field, l, l)
+			case s.Labels[l] == "":
+				add("%s.labels.%s: must not be empty (an empty label is no label)", field, l)
+			}
+		}
+		if name == "" {
+			continue
+		}
+		id := seriesID(name, s.Labels)
+		if j, ok := seen[id]; ok {
+			add("%s: duplicate series %s (also series[%d]): give it another name or other labels", field, id, j)
+			continue
+		}
+		seen[id] = i
+	}
+	return errs
+}
+
+// seriesID renders a series entry's metric name and constant labels as
+// name{a="b", ...}: two entries with the same identity would emit the
+// same series for every row.
+func seriesID(name string, labels map[string]string) string {
+	if len(labels) == 0 {
+		return name
+	}
+	var sb strings.Builder
+	sb.WriteString(name)
+	sb.WriteByte('{')
+	for i, k := range sortedKeys(labels) {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "%s=%q", k, labels[k])
+	}
+	sb.WriteByte('}')
+	return sb.String()
+}
+
+// MetricName returns the metric name the series is emitted under: Name,
+// or the column name when Name is empty.
+func (s SeriesConfig) MetricName() string {
+	if s.Name != "" {
+		return s.Name
+	}
+	return s.Column
+}
+
+// seriesInterval returns how often the reference series are emitted.
+func (c *Config) seriesInterval() time.Duration {
+	return orDefault(c.SeriesInterval, DefaultSeriesInterval)
 }
 
 func (s *Source) validate() []error {

@@ -119,3 +119,55 @@ func TestSetDirectory(t *testing.T) {
 		t.Errorf("absolute path changed: %q", c.Source.File.Path)
 	}
 }
+
+func TestConfigValidateSeries(t *testing.T) {
+	base := "name: t\nsource: {file: a.csv}\nkey: [hostname]\n"
+	// Valid: series without add (a table of reference series only), the
+	// same column under two names, one name with two label sets, a
+	// column that is also added as a label.
+	for _, y := range []string{
+		base + "series: [{column: allowed_top, name: cpu_threshold}]\n",
+		base + "add: [allowed_top]\nseries: [{column: allowed_top}]\nseries_interval: 1s\n",
+		base + "series:\n  - {column: warn, name: cpu_threshold, labels: {level: warn}}\n  - {column: crit, name: cpu_threshold, labels: {level: crit}}\n  - {column: crit, name: cpu_critical}\n",
+	} {
+		c, err := decodeConfig(t, y)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err != nil {
+			t.Errorf("%q: %v", y, err)
+		}
+	}
+	for _, tc := range []struct{ y, want string }{
+		{"name: t\nsource: {file: a.csv}\nkey: [hostname]\n", "add: must name at least one column"},
+		{base + "series: [{name: x}]\n", "series[0].column: must not be empty"},
+		{base + "series: [{column: hostname, name: x}]\n", `series[0].column: "hostname" is a key column`},
+		{base + "series: [{column: allowed-top}]\n", `series[0].name: the column name "allowed-top" is not a valid metric name: set name`},
+		{base + "series: [{column: top, name: 'cpu threshold'}]\n", `series[0].name: invalid metric name "cpu threshold": want [a-zA-Z_:][a-zA-Z0-9_:]*`},
+		{base + "series: [{column: top, name: 1x}]\n", `series[0].name: invalid metric name "1x"`},
+		{base + "series: [{column: top, labels: {hostname: x}}]\n", `series[0].labels.hostname: "hostname" is a key label`},
+		{base + "series: [{column: top, labels: {__name__: x}}]\n", "series[0].labels.__name__: set the metric name with name"},
+		{base + "series: [{column: top, labels: {level: ''}}]\n", "series[0].labels.level: must not be empty"},
+		{base + "series: [{column: top, labels: {'': x}}]\n", `series[0].labels: invalid label name ""`},
+		{base + "series: [{column: top}, {column: top}]\n", "series[1]: duplicate series top (also series[0])"},
+		{base + "series: [{column: a, name: x, labels: {l: v}}, {column: b, name: x, labels: {l: v}}]\n", `series[1]: duplicate series x{l="v"} (also series[0])`},
+		{base + "series: [{column: top}]\nseries_interval: 0s\n", "series_interval: must be > 0, got 0s"},
+		{base + "series: [{column: top}]\non_miss: drop\n", "on_miss: drop needs add columns"},
+		{base + "series: [{column: top}]\non_miss: {default: {top: '1'}}\n", "on_miss.default: needs add columns"},
+		{base + "series: [{column: top, colour: x}]\n", "field colour not found"},
+	} {
+		c, err := decodeConfig(t, tc.y)
+		if err == nil {
+			err = c.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q:\ngot  %v\nwant %q", tc.y, err, tc.want)
+		}
+	}
+	// YAML is valid UTF-8; a Config built in Go may not be.
+	c := Config{Name: "t", Source: Source{File: &FileSource{Path: "a.csv"}}, Key: []string{"h"},
+		Series: []SeriesConfig{{Column: "\xff", Name: "x"}}}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `series[0].column: invalid column name "\xff"`) {
+		t.Errorf("invalid UTF-8 column: %v", err)
+	}
+}

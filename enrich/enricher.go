@@ -47,6 +47,9 @@ type Enricher struct {
 	interval time.Duration
 	maxRows  int
 
+	ref     reference    // the reference series; none: ref.interval == 0
+	refNext atomic.Int64 // Unix ns when the next reference emission is due; 0: at once
+
 	table atomic.Pointer[Table]
 	src   source
 	m     tableMetrics
@@ -98,7 +101,7 @@ func New(cfg Config, opts Options) (*Enricher, error) {
 		maxRows:  cfg.maxRows(),
 		rel:      opts.Metrics,
 		log:      opts.Logger.With("table", cfg.Name, "source", cfg.Source.kind()),
-		warn:     logthrottle.New(1, logthrottle.Every),
+		warn:     logthrottle.New(warnKinds, logthrottle.Every),
 		done:     make(chan struct{}),
 	}
 	if e.onMiss == "" {
@@ -108,8 +111,9 @@ func New(cfg Config, opts Options) (*Enricher, error) {
 		e.add = append(e.add, addCol{name: name, col: i, def: cfg.OnMiss.Default[name]})
 	}
 	slices.SortFunc(e.add, func(a, b addCol) int { return strings.Compare(a.name, b.name) })
-	e.src = newSource(&cfg, columns{key: cfg.Key, add: cfg.Add}, opts.HTTPClient)
-	e.m = opts.Metrics.acquire(cfg.Name, opts.Dropped)
+	e.ref = newReference(&cfg)
+	e.src = newSource(&cfg, columns{key: cfg.Key, add: cfg.Add, ref: e.ref.cols}, opts.HTTPClient)
+	e.m = opts.Metrics.acquire(cfg.Name, opts.Dropped, e.ref.cols)
 	e.scratch.New = func() any { return &scratch{} }
 	return e, nil
 }
@@ -156,7 +160,7 @@ func (e *Enricher) Stop() {
 			e.cancel()
 			<-e.done
 		}
-		e.rel.release(e.name)
+		e.rel.release(e.name, e.ref.cols)
 	})
 }
 
@@ -182,7 +186,9 @@ func (e *Enricher) Refresh(ctx context.Context) error {
 	e.refreshMu.Lock()
 	defer e.refreshMu.Unlock()
 	start := time.Now()
-	t, unchanged, err := e.src.fetch(ctx, func() *builder { return newBuilder(e.key, len(e.add), e.maxRows) })
+	t, unchanged, err := e.src.fetch(ctx, func() *builder {
+		return newBuilder(e.key, len(e.add), e.maxRows).withReference(len(e.ref.cols))
+	})
 	if err != nil {
 		e.m.failures.Inc()
 		e.m.lastOK.Set(0)
@@ -191,7 +197,7 @@ func (e *Enricher) Refresh(ctx context.Context) error {
 		if cur := e.table.Load(); cur != nil {
 			keeping = fmt.Sprintf("keeping the snapshot of %s (%d rows)", cur.loaded.Format(time.RFC3339), cur.rows)
 		}
-		if ok, suppressed := e.warn.Allow(0, time.Now()); ok {
+		if ok, suppressed := e.warn.Allow(warnRefresh, time.Now()); ok {
 			e.log.Warn("enrichment table refresh failed; "+keeping, "err", err, "suppressed", suppressed)
 		}
 		return err
@@ -200,7 +206,11 @@ func (e *Enricher) Refresh(ctx context.Context) error {
 		e.table.Store(t)
 		e.m.rows.Set(float64(t.rows))
 		e.m.bytes.Set(float64(t.Bytes()))
-		e.log.Info("enrichment table loaded", "rows", t.rows, "bytes", t.Bytes(), "took", time.Since(start).Round(time.Millisecond))
+		attrs := []any{"rows", t.rows, "bytes", t.Bytes(), "took", time.Since(start).Round(time.Millisecond)}
+		if len(e.ref.cols) > 0 {
+			attrs = append(attrs, e.loadedReference(t)...)
+		}
+		e.log.Info("enrichment table loaded", attrs...)
 	} else if e.failing {
 		e.log.Info("enrichment table source recovered; rows unchanged")
 	}
@@ -216,9 +226,11 @@ func (e *Enricher) Refresh(ctx context.Context) error {
 // A series missing a key label, or whose key is not in the table, is a
 // miss: kept as it is, dropped, or given the default values (on_miss).
 // It returns how many samples it dropped. Labels stay sorted; strings
-// added point into the snapshot, which stays valid while referenced.
+// added point into the snapshot, which stays valid while referenced. A
+// table without add (reference series only) leaves b alone and counts
+// no lookups.
 func (e *Enricher) Apply(b *batch.Batch) (droppedSamples int) {
-	if len(b.Series) == 0 {
+	if len(b.Series) == 0 || len(e.add) == 0 { // no add: a table of reference series only
 		return 0
 	}
 	t := e.table.Load()

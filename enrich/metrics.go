@@ -23,9 +23,14 @@ type Metrics struct {
 	lastOK      *prometheus.GaugeVec
 	failures    *prometheus.CounterVec
 	lookups     *prometheus.CounterVec
+	refSeries   *prometheus.GaugeVec
+	refSamples  *prometheus.CounterVec
+	refInvalid  *prometheus.CounterVec
 
-	mu   sync.Mutex
-	refs map[string]int
+	mu      sync.Mutex
+	refs    map[string]int            // table -> Enrichers
+	withRef map[string]int            // table -> Enrichers with series
+	refCols map[string]map[string]int // table -> reference column -> Enrichers reading it
 }
 
 // NewMetrics creates the enrichment metrics and registers them with reg
@@ -56,25 +61,55 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "premetrics_enrich_lookups_total",
 			Help: "Series looked up in the enrichment table, by result (hit or miss).",
 		}, []string{"table", "result"}),
-		refs: map[string]int{},
+		refSeries: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "premetrics_enrich_reference_series",
+			Help: "Reference series of the enrichment table's snapshot in use: per series entry, the rows with a number in its column.",
+		}, []string{"table"}),
+		refSamples: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "premetrics_enrich_reference_samples_total",
+			Help: "Reference series samples of the enrichment table handed to the remote_write queues.",
+		}, []string{"table"}),
+		refInvalid: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "premetrics_enrich_reference_invalid_values_total",
+			Help: "Rows of loaded snapshots of the enrichment table whose series column held no number (empty, NULL, not a number, NaN): no reference series for them. Counted at each load.",
+		}, []string{"table", "column"}),
+		refs:    map[string]int{},
+		withRef: map[string]int{},
+		refCols: map[string]map[string]int{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.rows, m.bytes, m.lastSuccess, m.lastOK, m.failures, m.lookups)
+		reg.MustRegister(m.rows, m.bytes, m.lastSuccess, m.lastOK, m.failures, m.lookups,
+			m.refSeries, m.refSamples, m.refInvalid)
 	}
 	return m
 }
 
-// tableMetrics are one table's children of Metrics.
+// tableMetrics are one table's children of Metrics. The reference
+// metrics are unregistered ones for a table without series.
 type tableMetrics struct {
 	rows, bytes, lastSuccess, lastOK prometheus.Gauge
 	failures, hits, misses, dropped  prometheus.Counter
+	refSeries                        prometheus.Gauge
+	refSamples                       prometheus.Counter
+	refInvalid                       []prometheus.Counter // per reference column
 }
 
-func (m *Metrics) acquire(table string, dropped *prometheus.CounterVec) tableMetrics {
+// acquire returns the children of table, whose Enricher reads the
+// reference columns refCols (none: no series).
+func (m *Metrics) acquire(table string, dropped *prometheus.CounterVec, refCols []string) tableMetrics {
 	m.mu.Lock()
 	m.refs[table]++
+	if len(refCols) > 0 {
+		m.withRef[table]++
+		if m.refCols[table] == nil {
+			m.refCols[table] = map[string]int{}
+		}
+		for _, c := range refCols {
+			m.refCols[table][c]++
+		}
+	}
 	m.mu.Unlock()
-	return tableMetrics{
+	tm := tableMetrics{
 		rows:        m.rows.WithLabelValues(table),
 		bytes:       m.bytes.WithLabelValues(table),
 		lastSuccess: m.lastSuccess.WithLabelValues(table),
@@ -84,13 +119,40 @@ func (m *Metrics) acquire(table string, dropped *prometheus.CounterVec) tableMet
 		misses:      m.lookups.WithLabelValues(table, "miss"),
 		dropped:     dropped.WithLabelValues(telemetry.StageEnrich, ReasonMiss),
 	}
+	if len(refCols) == 0 {
+		tm.refSeries = prometheus.NewGauge(prometheus.GaugeOpts{Name: "unused"})
+		tm.refSamples = prometheus.NewCounter(prometheus.CounterOpts{Name: "unused"})
+		return tm
+	}
+	tm.refSeries = m.refSeries.WithLabelValues(table)
+	tm.refSamples = m.refSamples.WithLabelValues(table)
+	for _, c := range refCols {
+		tm.refInvalid = append(tm.refInvalid, m.refInvalid.WithLabelValues(table, c))
+	}
+	return tm
 }
 
-// release deletes the table's series when no Enricher of that name is
-// left (a reload that removed the table).
-func (m *Metrics) release(table string) {
+// release deletes the table's series that no Enricher of that name uses
+// any more: all of them when none is left (a reload that removed the
+// table), the reference ones of series or columns a reload removed.
+func (m *Metrics) release(table string, refCols []string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if len(refCols) > 0 {
+		cols := m.refCols[table]
+		for _, c := range refCols {
+			if cols[c]--; cols[c] <= 0 {
+				delete(cols, c)
+				m.refInvalid.DeleteLabelValues(table, c)
+			}
+		}
+		if m.withRef[table]--; m.withRef[table] <= 0 {
+			delete(m.withRef, table)
+			delete(m.refCols, table)
+			m.refSeries.DeleteLabelValues(table)
+			m.refSamples.DeleteLabelValues(table)
+		}
+	}
 	m.refs[table]--
 	if m.refs[table] > 0 {
 		return

@@ -12,13 +12,18 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// columns are the source columns a table reads: the key columns, then
-// the add columns.
+// columns are the source columns a table reads: the key columns, the
+// add columns, then the reference columns (the distinct columns of
+// series, read as numbers).
 type columns struct {
-	key, add []string
+	key, add, ref []string
 }
 
-func (c columns) all() []string { return append(append([]string(nil), c.key...), c.add...) }
+func (c columns) all() []string {
+	return append(append(append([]string(nil), c.key...), c.add...), c.ref...)
+}
+
+func (c columns) len() int { return len(c.key) + len(c.add) + len(c.ref) }
 
 // parse reads rows of format from data into b. Errors name the line
 // (CSV, YAML) or the list element (JSON) at fault.
@@ -35,8 +40,8 @@ func parse(format string, data []byte, cols columns, b *builder) error {
 }
 
 // parseCSV reads a header line naming the columns, then one row a line.
-// Columns the table does not use are ignored; a key or add column
-// missing from the header is an error.
+// Columns the table does not use are ignored; a key, add or reference
+// column missing from the header is an error.
 func parseCSV(data []byte, cols columns, b *builder) error {
 	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a spreadsheet's byte order mark
 	r := csv.NewReader(bytes.NewReader(data))
@@ -48,7 +53,7 @@ func parseCSV(data []byte, cols columns, b *builder) error {
 	if err != nil {
 		return fmt.Errorf("cannot read CSV header: %w", err)
 	}
-	idx := make([]int, 0, len(cols.key)+len(cols.add))
+	idx := make([]int, 0, cols.len())
 	for _, name := range cols.all() {
 		i := -1
 		for j, h := range header {
@@ -82,7 +87,9 @@ func parseCSV(data []byte, cols columns, b *builder) error {
 }
 
 // parseJSON reads a JSON array of objects, streaming. Strings, numbers
-// (as written) and booleans are values; null is no value.
+// (as written) and booleans are values; null is no value. A reference
+// column that no object has is an error (a misspelt column would
+// otherwise emit nothing, silently).
 func parseJSON(r io.Reader, cols columns, b *builder) error {
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
@@ -93,8 +100,11 @@ func parseJSON(r io.Reader, cols columns, b *builder) error {
 	if d, ok := tok.(json.Delim); !ok || d != '[' {
 		return fmt.Errorf("want a JSON array of objects, got %v first", tok)
 	}
-	row := make([]string, len(cols.key)+len(cols.add))
+	row := make([]string, cols.len())
+	seen := make([]bool, len(cols.ref))
+	n := 0
 	for i := 0; dec.More(); i++ {
+		n++
 		var obj map[string]any
 		if err := dec.Decode(&obj); err != nil {
 			return fmt.Errorf("element %d: cannot decode JSON object: %w", i, err)
@@ -102,7 +112,7 @@ func parseJSON(r io.Reader, cols columns, b *builder) error {
 		if obj == nil {
 			return fmt.Errorf("element %d: want an object, got null", i)
 		}
-		if err := fillRow(row, cols, func(name string) (string, bool, error) {
+		if err := fillRow(row, seen, cols, func(name string) (string, bool, error) {
 			v, ok := obj[name]
 			if !ok {
 				return "", false, nil
@@ -131,11 +141,26 @@ func parseJSON(r io.Reader, cols columns, b *builder) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return errors.New("unexpected data after the JSON array")
 	}
+	return missingRef(cols, seen, n, "no object has the field %q (a column of series)")
+}
+
+// missingRef reports the first reference column that none of n > 0 rows
+// had (seen, per column, from fillRow).
+func missingRef(cols columns, seen []bool, n int, format string) error {
+	if n == 0 {
+		return nil
+	}
+	for i, ok := range seen {
+		if !ok {
+			return fmt.Errorf(format, cols.ref[i])
+		}
+	}
 	return nil
 }
 
 // parseYAML reads a YAML list of mappings with scalar values (taken as
-// written: 007 stays "007"; null is no value).
+// written: 007 stays "007"; null is no value). A reference column that no
+// mapping has is an error, as in parseJSON.
 func parseYAML(data []byte, cols columns, b *builder) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -148,12 +173,13 @@ func parseYAML(data []byte, cols columns, b *builder) error {
 	if list.Kind != yaml.SequenceNode {
 		return fmt.Errorf("line %d: want a list of mappings", list.Line)
 	}
-	row := make([]string, len(cols.key)+len(cols.add))
+	row := make([]string, cols.len())
+	seen := make([]bool, len(cols.ref))
 	for _, item := range list.Content {
 		if item.Kind != yaml.MappingNode {
 			return fmt.Errorf("line %d: want a mapping of column: value", item.Line)
 		}
-		if err := fillRow(row, cols, func(name string) (string, bool, error) {
+		if err := fillRow(row, seen, cols, func(name string) (string, bool, error) {
 			for i := 0; i+1 < len(item.Content); i += 2 {
 				if item.Content[i].Value != name {
 					continue
@@ -175,12 +201,14 @@ func parseYAML(data []byte, cols columns, b *builder) error {
 			return fmt.Errorf("line %d: %w", item.Line, err)
 		}
 	}
-	return nil
+	return missingRef(cols, seen, len(list.Content), "no mapping has the column %q (a column of series)")
 }
 
-// fillRow sets row to the key then add values that get returns. A key
-// column must be present with a value; a missing add column is no value.
-func fillRow(row []string, cols columns, get func(name string) (v string, ok bool, err error)) error {
+// fillRow sets row to the key, add then reference values that get
+// returns. A key column must be present with a value; a missing add or
+// reference column is no value. seen[i] is set when reference column i
+// is present (null included).
+func fillRow(row []string, seen []bool, cols columns, get func(name string) (v string, ok bool, err error)) error {
 	for i, name := range cols.key {
 		v, ok, err := get(name)
 		if err != nil {
@@ -197,6 +225,15 @@ func fillRow(row []string, cols columns, get func(name string) (v string, ok boo
 			return err
 		}
 		row[len(cols.key)+i] = v
+	}
+	base := len(cols.key) + len(cols.add)
+	for i, name := range cols.ref {
+		v, ok, err := get(name)
+		if err != nil {
+			return err
+		}
+		seen[i] = seen[i] || ok
+		row[base+i] = v
 	}
 	return nil
 }

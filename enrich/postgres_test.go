@@ -102,3 +102,48 @@ on_miss: {default: {allowed_top: "80"}}
 		t.Errorf("snapshot lost with the server: %q", got)
 	}
 }
+
+// Reference series from PostgreSQL's text form of numeric types: NULL,
+// NaN and text that is no number are no value; a missing column fails
+// the load as a missing key column does.
+func TestPostgresReference(t *testing.T) {
+	pg := testenv.StartPostgres(t)
+	pg.Exec(t, `CREATE TABLE cpu_thresholds (hostname text PRIMARY KEY, allowed_top integer, ratio numeric, f real, note text);
+		INSERT INTO cpu_thresholds VALUES ('doc', 20, 0.25, 'Infinity', '7'), ('grumpy', NULL, 1, 'NaN', 'high'),
+			('sleepy', 40, NULL, -1.5, NULL)`)
+	c, err := decodeConfig(t, fmt.Sprintf(`
+name: cpu_thresholds
+source: {postgres: {dsn: %q, query: "SELECT hostname, allowed_top, ratio, f, note FROM cpu_thresholds"}}
+key: [hostname]
+series: [{column: allowed_top, name: cpu_threshold}, {column: ratio}, {column: f}, {column: note}]
+`, pg.DSN()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Stop()
+	if err := e.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for key, want := range map[string]string{"doc": "20,0.25,+Inf,7", "grumpy": "-,1,-,-", "sleepy": "40,-,-1.5,-"} {
+		if got := refValues(t, e.Table(), key); got != want {
+			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+	if got := testutil.ToFloat64(e.m.refSeries); got != 7 {
+		t.Errorf("reference_series = %g, want 7", got)
+	}
+
+	c.Source.Postgres.Query = "SELECT hostname, ratio, f, note FROM cpu_thresholds"
+	e2, err := New(c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e2.Stop()
+	if err := e2.Start(context.Background()); err == nil || !strings.Contains(err.Error(), `query result has no column "allowed_top"`) {
+		t.Errorf("missing series column: %v", err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -25,24 +26,35 @@ const maxArena = math.MaxUint32 - 1
 //
 //	slots []uint64   tag (high 32 bits of the key hash) << 32 | record offset + 1; 0 is empty
 //	recs  []byte     record: uvarint key length, key bytes, then per add column a
-//	                 uint32 (little endian) index into values
+//	                 uint32 (little endian) index into values, then per reference
+//	                 column a float64 (IEEE 754 bits, little endian; NaN: no value)
 //	values []string  the distinct column values, all slices of one string; [0] is ""
 //
 // A key is the key labels' values in key order, each followed by 0xff.
 // A slot is found by linear probing from hash & mask; the tag saves a
 // record comparison on most collisions, the key bytes decide. The slots
 // are at most 3/4 full. Lookups read only immutable memory: no lock, no
-// allocation.
+// allocation. Records follow each other in source order, so the reference
+// series are a scan of recs (eachRecord).
 type Table struct {
 	slots  []uint64
 	mask   uint64
 	recs   []byte
 	values []string
 	nadd   int
+	nref   int // reference columns (columns.ref)
 	rows   int
 	loaded time.Time
 
 	valueBytes int
+	ref        refStats
+}
+
+// refStats are a snapshot's counts per reference column (columns.ref).
+type refStats struct {
+	valid   []int    // rows with a number
+	invalid []int    // rows without one: empty, NULL, not a number, NaN
+	example []string // per column, the first invalid row: {key} "value"
 }
 
 // Rows returns the number of rows.
@@ -84,6 +96,28 @@ func (t *Table) value(vals, col int) string {
 	return t.values[binary.LittleEndian.Uint32(t.recs[vals+4*col:])]
 }
 
+// refValue returns reference column col of the row at vals (from lookup
+// or eachRecord); NaN when the row has no number there.
+func (t *Table) refValue(vals, col int) float64 {
+	return math.Float64frombits(binary.LittleEndian.Uint64(t.recs[vals+4*t.nadd+8*col:]))
+}
+
+// eachRecord calls fn with the key bytes and the values offset (as
+// lookup returns it) of every row, in source order, until fn returns
+// false. key aliases the table's immutable records.
+func (t *Table) eachRecord(fn func(key []byte, vals int) bool) {
+	stride := 4*t.nadd + 8*t.nref
+	for off := 0; off < len(t.recs); {
+		klen, n := binary.Uvarint(t.recs[off:])
+		start := off + n
+		end := start + int(klen)
+		if !fn(t.recs[start:end:end], end) {
+			return
+		}
+		off = end + stride
+	}
+}
+
 // Lookup returns the add column values of the row with the given key
 // values (in key order), for tests and tools; the Enricher does not
 // allocate this way.
@@ -106,14 +140,15 @@ func (t *Table) Lookup(key ...string) ([]string, bool) {
 
 // builder collects rows into a Table.
 type builder struct {
-	nkey, nadd int
-	keyNames   []string // for messages
-	maxRows    int
-	recs       []byte
-	offs       []uint32
-	intern     map[string]uint32
-	values     []string
-	valueBytes int
+	nkey, nadd, nref int
+	keyNames         []string // for messages
+	maxRows          int
+	recs             []byte
+	offs             []uint32
+	intern           map[string]uint32
+	values           []string
+	valueBytes       int
+	ref              refStats
 }
 
 func newBuilder(keyNames []string, nadd, maxRows int) *builder {
@@ -123,8 +158,31 @@ func newBuilder(keyNames []string, nadd, maxRows int) *builder {
 	}
 }
 
-// add appends a row: nkey key values then nadd column values. An empty
-// column value means the row has no value for that column.
+// withReference makes b keep nref reference columns after the add
+// columns of each row: numbers, for the reference series.
+func (b *builder) withReference(nref int) *builder {
+	b.nref = nref
+	b.ref = refStats{valid: make([]int, nref), invalid: make([]int, nref), example: make([]string, nref)}
+	return b
+}
+
+// parseRef parses a reference column value: a float (surrounding spaces
+// ignored; Inf allowed, NaN not: it is no value).
+func parseRef(v string) (float64, bool) {
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || math.IsNaN(f) {
+		return 0, false
+	}
+	return f, true
+}
+
+// noValue is a reference column without a number.
+var noValue = math.NaN()
+
+// add appends a row: nkey key values, nadd column values, then nref
+// reference column values. An empty column value means the row has no
+// value for that column; a reference value that is not a number is
+// counted (refStats) and is no value.
 func (b *builder) add(row []string) error {
 	if len(b.offs) >= b.maxRows {
 		return fmt.Errorf("more than max_rows (%d) rows", b.maxRows)
@@ -142,16 +200,17 @@ func (b *builder) add(row []string) error {
 		}
 	}
 	off := len(b.recs)
-	if off+binary.MaxVarintLen64+keyLen+4*b.nadd > maxArena {
+	if off+binary.MaxVarintLen64+keyLen+4*b.nadd+8*b.nref > maxArena {
 		return errors.New("table too large: more than 4 GiB of keys")
 	}
 	b.offs = append(b.offs, uint32(off))
 	b.recs = binary.AppendUvarint(b.recs, uint64(keyLen))
+	kstart := len(b.recs)
 	for _, v := range row[:b.nkey] {
 		b.recs = append(b.recs, v...)
 		b.recs = append(b.recs, keySep)
 	}
-	for _, v := range row[b.nkey:] {
+	for _, v := range row[b.nkey : b.nkey+b.nadd] {
 		idx, ok := b.intern[v]
 		if !ok {
 			idx = uint32(len(b.values))
@@ -161,6 +220,22 @@ func (b *builder) add(row []string) error {
 			b.valueBytes += len(v)
 		}
 		b.recs = binary.LittleEndian.AppendUint32(b.recs, idx)
+	}
+	for i, v := range row[b.nkey+b.nadd:] {
+		f, ok := parseRef(v)
+		if ok {
+			b.ref.valid[i]++
+		} else {
+			f = noValue
+			if b.ref.invalid[i] == 0 {
+				if len(v) > 64 {
+					v = v[:64] + "..."
+				}
+				b.ref.example[i] = fmt.Sprintf("%s %q", b.formatKey(b.recs[kstart:kstart+keyLen]), v)
+			}
+			b.ref.invalid[i]++
+		}
+		b.recs = binary.LittleEndian.AppendUint64(b.recs, math.Float64bits(f))
 	}
 	return nil
 }
@@ -179,10 +254,12 @@ func (b *builder) finish(loaded time.Time) (*Table, error) {
 		recs:   append([]byte(nil), b.recs...), // no spare capacity
 		values: b.compactValues(),
 		nadd:   b.nadd,
+		nref:   b.nref,
 		rows:   n,
 		loaded: loaded,
 
 		valueBytes: b.valueBytes,
+		ref:        b.ref,
 	}
 	for row, off := range b.offs {
 		klen, vn := binary.Uvarint(t.recs[off:])

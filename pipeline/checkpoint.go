@@ -112,6 +112,7 @@ func (p *Pipeline) Restore(now time.Time) {
 	for _, s := range state.Sections {
 		sections[s.Name] = s
 	}
+	p.restoreDerive(sections[deriveSection])
 	for _, a := range aggs {
 		s, ok := sections[a.Name()]
 		if !ok {
@@ -168,10 +169,21 @@ func (p *Pipeline) writeState(now time.Time) error {
 	if err != nil {
 		return err
 	}
-	for _, a := range p.cur.Load().Aggregations {
+	st := p.cur.Load()
+	for _, a := range st.Aggregations {
 		if err := a.Checkpoint(w, now); err != nil {
 			w.Abort()
 			return fmt.Errorf("cannot checkpoint aggregation %s: %w", a.Name(), err)
+		}
+	}
+	if d := st.Derive; d != nil {
+		err := w.Section(deriveSection, checkpoint.Fingerprint{})
+		if err == nil {
+			err = w.Data(d.AppendState(nil))
+		}
+		if err != nil {
+			w.Abort()
+			return fmt.Errorf("cannot checkpoint the anomaly history of derive records: %w", err)
 		}
 	}
 	if err := w.Commit(); err != nil {
@@ -223,4 +235,24 @@ func (p *Pipeline) Shutdown(ctx context.Context, now time.Time) error {
 	}
 	p.Flush(ctx, now, false)
 	return p.Checkpoint(now)
+}
+
+// deriveSection names the checkpoint section of the derive records'
+// anomaly history. Aggregation sections are named after aggregations; a
+// name with a NUL byte is none of theirs.
+const deriveSection = "\x00derive"
+
+// restoreDerive restores the anomaly history of the derive records from
+// their section (Name "": the checkpoint has none). The deriver keeps,
+// record by record, only what a record of the same definition saved.
+func (p *Pipeline) restoreDerive(s checkpoint.Section) {
+	d := p.cur.Load().Derive
+	if d == nil || s.Name == "" || len(s.Data) != 1 {
+		return
+	}
+	if err := d.RestoreState(s.Data[0]); err != nil {
+		p.log.Error("anomaly history of derive records not restored: they start afresh", "err", err)
+		return
+	}
+	p.log.Info("anomaly history of derive records restored from checkpoint")
 }

@@ -10,6 +10,9 @@
 //	                                              │
 //	flush loop ─► agg[0].Flush ─► agg[1..].Push ─►│ (rollup chain, config order)
 //	              agg[1].Flush ─► agg[2..].Push ─►│
+//	                 │ (each output part)         │
+//	                 └─► derive.Observe           │
+//	              derive.Evaluate (after all) ───►│
 //	                                              ▼
 //	                                   every remote_write queue
 //
@@ -39,10 +42,30 @@
 // while it is still being emitted; every part of a window goes before any
 // part of the next one.
 //
+// Derived records (package derive) see every output part of a flush
+// (those later aggregations consume too) as it is emitted, and are
+// evaluated once every aggregation has flushed, so a record reading the
+// outputs of several aggregations whose windows close together sees the
+// whole instant; their results go to the queues, not to aggregations.
+// The anomaly history is part of the checkpoint (its own section) and is
+// handed from the old deriver to the new one on a reload.
+//
 // Enrichment tables (package enrich) join in config order after the
 // global relabeling, so aggregations can group by the labels they add.
 //
-// Reload: the stages (relabeler, enrichers, aggregations, forward flag, sinks) are
+// Reference series: the tables with series emit their numeric columns
+// (enrich.Enricher.Reference) from a goroutine that Run starts next to the
+// flush loop, so a large table never delays a window. It arms one timer
+// on the earliest next emission over the current stages' tables and
+// re-reads them after a Swap. An emission goes to the current sinks in
+// parts of 8192 series; each part is sent under the stages generation in
+// use then, like an Ingest request (never under the flush lock): a Swap
+// waits for one part at most, later parts go to the new sinks, and a
+// table the new stages dropped stops emitting. A part waits for queue
+// space at most until that table's next emission is due, which replaces
+// it.
+//
+// Reload: the stages (relabeler, enrichers, aggregations, deriver, forward flag, sinks) are
 // one immutable value behind an atomic pointer. Ingest uses one generation
 // for a whole request; Swap installs the next, waits for ingests on the
 // old one, and flushes with force the aggregations the next one dropped.

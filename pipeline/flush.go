@@ -8,12 +8,16 @@ import (
 
 	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/derive"
 )
 
 // Run flushes windows as they close until ctx is done. It arms one timer
 // on the earliest next close over all aggregations, and re-arms it after
-// a Swap.
+// a Swap. The enrichment tables' reference series are emitted meanwhile
+// on a goroutine of Run's (reference.go).
 func (p *Pipeline) Run(ctx context.Context) {
+	ref := p.startReference(ctx)
+	defer ref.wait()
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	var checkpoints <-chan time.Time
@@ -37,6 +41,7 @@ func (p *Pipeline) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-p.swapped:
+			ref.reschedule()
 		case <-checkpoints:
 			// A checkpoint holds the flush lock: one that would still run
 			// when a window closes waits until after that flush, so it
@@ -93,14 +98,28 @@ func (p *Pipeline) Flush(ctx context.Context, now time.Time, force bool) {
 	defer p.flush.Unlock()
 	p.journalEmitted(now, force)
 	st := p.cur.Load()
-	p.flushAggs(ctx, now, force, st.Aggregations, func(int) bool { return true }, st.Sinks)
+	p.flushAggs(ctx, now, force, st.Aggregations, func(int) bool { return true }, st.Derive, st.Sinks)
+	p.derive(ctx, st.Derive, st.Sinks)
+}
+
+// derive evaluates the derived records over the outputs the flush just
+// emitted (each window's instant at once, after every aggregation
+// emitted it) and sends the results. The caller holds p.flush.
+func (p *Pipeline) derive(ctx context.Context, d *derive.Deriver, sinks []Sink) {
+	if d == nil {
+		return
+	}
+	if err := d.Evaluate(ctx, func(b *batch.Batch) error { return send(ctx, sinks, b) }); err != nil {
+		p.log.Warn("derived records not delivered to every remote_write queue", "err", err)
+	}
 }
 
 // flushAggs flushes the aggregations aggs[i] for which which(i) holds, in
-// order, routing each output to aggs[i+1:] and then to sinks. The caller
-// holds p.flush. Outputs that later aggregations may consume are flushed
-// with their window state (FlushRollup), so those roll them up exactly.
-func (p *Pipeline) flushAggs(ctx context.Context, now time.Time, force bool, aggs []*aggregate.Aggregator, which func(int) bool, sinks []Sink) {
+// order, routing each output to aggs[i+1:], showing it to the deriver d
+// (nil: none) and then sending it to sinks. The caller holds p.flush.
+// Outputs that later aggregations may consume are flushed with their
+// window state (FlushRollup), so those roll them up exactly.
+func (p *Pipeline) flushAggs(ctx context.Context, now time.Time, force bool, aggs []*aggregate.Aggregator, which func(int) bool, d *derive.Deriver, sinks []Sink) {
 	for i, a := range aggs {
 		if !which(i) {
 			continue
@@ -111,6 +130,9 @@ func (p *Pipeline) flushAggs(ctx context.Context, now time.Time, force bool, agg
 		fn := func(part *batch.Batch, r *aggregate.Rollup) {
 			sc := p.scratch.Get().(*scratch)
 			defer p.scratch.Put(sc)
+			if d != nil {
+				d.Observe(part)
+			}
 			if err := p.route(ctx, part, r, aggs[i+1:], sinks, sc); err != nil {
 				mu.Lock()
 				undelivered += len(part.Series)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/derive"
 	"github.com/premetrics/premetrics/enrich"
 	"github.com/premetrics/premetrics/ingest"
 	"github.com/premetrics/premetrics/rules"
@@ -33,6 +34,7 @@ type Options struct {
 	Relabel          *rules.Relabeler   // nil: no global relabeling
 	Enrich           []*enrich.Enricher // applied in order after relabeling
 	Aggregations     []*aggregate.Aggregator
+	Derive           *derive.Deriver // nil: no derived records
 	ForwardUnmatched bool
 	Sinks            []Sink
 	Dropped          *prometheus.CounterVec // premetrics_dropped_samples_total
@@ -54,6 +56,7 @@ type Stages struct {
 	Relabel          *rules.Relabeler   // nil: no global relabeling
 	Enrich           []*enrich.Enricher // applied in order after relabeling
 	Aggregations     []*aggregate.Aggregator
+	Derive           *derive.Deriver // nil: no derived records
 	ForwardUnmatched bool
 	Sinks            []Sink
 }
@@ -111,6 +114,7 @@ func New(opts Options) *Pipeline {
 		Relabel:          opts.Relabel,
 		Enrich:           opts.Enrich,
 		Aggregations:     opts.Aggregations,
+		Derive:           opts.Derive,
 		ForwardUnmatched: opts.ForwardUnmatched,
 		Sinks:            opts.Sinks,
 	}})

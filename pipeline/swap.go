@@ -19,7 +19,9 @@ var endOfTime = time.UnixMilli(math.MaxInt64 / 4)
 // (emitted with what they hold, stamped with their end), through the old
 // chain — into the aggregations after it in the
 // old order, then the old sinks — and dropped. Aggregations new in next
-// start empty.
+// start empty. The old deriver evaluates what it observed (the forced
+// windows included) and hands its anomaly history to next's, which keeps
+// it for the records that did not change.
 //
 // The old sinks must keep accepting until Swap returns; the caller stops
 // those not in next afterwards. Swap waits for running flushes and for
@@ -34,7 +36,13 @@ func (p *Pipeline) Swap(ctx context.Context, next Stages) {
 	old.use.Unlock()
 
 	removed := func(i int) bool { return !slices.Contains(next.Aggregations, old.Aggregations[i]) }
-	p.flushAggs(ctx, endOfTime, true, old.Aggregations, removed, old.Sinks)
+	p.flushAggs(ctx, endOfTime, true, old.Aggregations, removed, old.Derive, old.Sinks)
+	p.derive(ctx, old.Derive, old.Sinks)
+	if old.Derive != nil && next.Derive != nil && old.Derive != next.Derive {
+		if err := next.Derive.RestoreState(old.Derive.AppendState(nil)); err != nil {
+			p.log.Error("anomaly history not carried over to the reloaded derive records: they start afresh", "err", err)
+		}
+	}
 
 	select {
 	case p.swapped <- struct{}{}:

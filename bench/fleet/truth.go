@@ -9,11 +9,11 @@ import (
 // (SCENARIOS.md 1) must produce per window: vehicles in motion (distinct
 // vehicles with any non-zero rpm in the window) and warnings (per vehicle
 // its latest warning count in the window, summed), in total and per
-// region, and, when the fleet's series carry the model label
-// (Fleet.ModelLabel), also per model and per model and region. Without
-// the model (JSON events, or remote write with NoModelLabel) the pipeline
-// can only group by region, and so does Truth. Readings of one vehicle
-// must be observed in time order.
+// region, per model and per model and region. The model is the vehicle's
+// in the registry (Fleet.WriteRegistry): the series carry it as a label
+// (Fleet.ModelLabel), or the pipeline joins it from the registry (JSON
+// events, remote write with NoModelLabel). Readings of one vehicle must
+// be observed in time order.
 type Truth struct {
 	fleet    *Fleet
 	windowMs int64
@@ -89,15 +89,13 @@ type Window struct {
 	// VehiclesReporting counts vehicles with a reading in the window.
 	VehiclesReporting int `json:"vehicles_reporting"`
 
-	VehiclesInMotion         int            `json:"vehicles_in_motion"`
-	VehiclesInMotionByRegion map[string]int `json:"vehicles_in_motion_by_region"`
-	// By model: nil unless the series carry the model label.
+	VehiclesInMotion              int                       `json:"vehicles_in_motion"`
+	VehiclesInMotionByRegion      map[string]int            `json:"vehicles_in_motion_by_region"`
 	VehiclesInMotionByModel       map[string]int            `json:"vehicles_in_motion_by_model,omitempty"`
 	VehiclesInMotionByModelRegion map[string]map[string]int `json:"vehicles_in_motion_by_model_region,omitempty"`
 
-	Warnings         float64            `json:"warnings"`
-	WarningsByRegion map[string]float64 `json:"warnings_by_region"`
-	// By model: nil unless the series carry the model label.
+	Warnings              float64                       `json:"warnings"`
+	WarningsByRegion      map[string]float64            `json:"warnings_by_region"`
 	WarningsByModel       map[string]float64            `json:"warnings_by_model,omitempty"`
 	WarningsByModelRegion map[string]map[string]float64 `json:"warnings_by_model_region,omitempty"`
 }
@@ -113,7 +111,6 @@ func (t *Truth) Windows() []Window {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	byModel := t.fleet.ModelLabel()
 	out := make([]Window, 0, len(keys))
 	for _, k := range keys {
 		acc := t.windows[k]
@@ -123,38 +120,32 @@ func (t *Truth) Windows() []Window {
 			VehiclesInMotionByRegion: map[string]int{},
 			WarningsByRegion:         map[string]float64{},
 		}
-		if byModel {
-			w.VehiclesInMotionByModel = map[string]int{}
-			w.VehiclesInMotionByModelRegion = map[string]map[string]int{}
-			w.WarningsByModel = map[string]float64{}
-			w.WarningsByModelRegion = map[string]map[string]float64{}
-		}
+		w.VehiclesInMotionByModel = map[string]int{}
+		w.VehiclesInMotionByModelRegion = map[string]map[string]int{}
+		w.WarningsByModel = map[string]float64{}
+		w.WarningsByModelRegion = map[string]map[string]float64{}
 		w.Complete = t.first >= 0 && w.StartMs >= t.first && w.EndMs <= t.last
 		for mi, model := range modelNames {
 			for ri, r := range regionWeights {
 				if n := acc.motion[mi][ri]; n > 0 {
 					w.VehiclesInMotion += n
 					w.VehiclesInMotionByRegion[r.name] += n
-					if byModel {
-						w.VehiclesInMotionByModel[model] += n
-						if w.VehiclesInMotionByModelRegion[model] == nil {
-							w.VehiclesInMotionByModelRegion[model] = map[string]int{}
-						}
-						w.VehiclesInMotionByModelRegion[model][r.name] = n
+					w.VehiclesInMotionByModel[model] += n
+					if w.VehiclesInMotionByModelRegion[model] == nil {
+						w.VehiclesInMotionByModelRegion[model] = map[string]int{}
 					}
+					w.VehiclesInMotionByModelRegion[model][r.name] = n
 				}
 				w.VehiclesReporting += acc.reporting[mi][ri]
 				if acc.reporting[mi][ri] > 0 {
 					n := acc.warnings[mi][ri]
 					w.Warnings += n
 					w.WarningsByRegion[r.name] += n
-					if byModel {
-						w.WarningsByModel[model] += n
-						if w.WarningsByModelRegion[model] == nil {
-							w.WarningsByModelRegion[model] = map[string]float64{}
-						}
-						w.WarningsByModelRegion[model][r.name] = n
+					w.WarningsByModel[model] += n
+					if w.WarningsByModelRegion[model] == nil {
+						w.WarningsByModelRegion[model] = map[string]float64{}
 					}
+					w.WarningsByModelRegion[model][r.name] = n
 				}
 			}
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/config"
+	"github.com/premetrics/premetrics/derive"
 	"github.com/premetrics/premetrics/enrich"
 	"github.com/premetrics/premetrics/ingest"
 	"github.com/premetrics/premetrics/ingest/jsonevent"
@@ -33,6 +34,7 @@ type observability struct {
 	remotewrite *remotewrite.Metrics
 	mqtt        *mqtt.Metrics
 	enrich      *enrich.Metrics
+	derive      *derive.Metrics
 
 	mu      sync.Mutex
 	started []*enrich.Enricher // enrichment tables refreshing now (startEnrich)
@@ -63,6 +65,7 @@ func newObservability(log *slog.Logger) *observability {
 		remotewrite: remotewrite.NewMetrics(reg),
 		mqtt:        mqtt.NewMetrics(reg, mqtt.SharedMetrics{Samples: samples, Rejected: rejected}),
 		enrich:      enrich.NewMetrics(reg),
+		derive:      derive.NewMetrics(reg),
 	}
 }
 
@@ -179,10 +182,18 @@ func compileReusing(cfg *config.Config, obs *observability, prev *running) (c *c
 		c.queues = append(c.queues, q)
 		sinks = append(sinks, q)
 	}
+	var deriver *derive.Deriver
+	if len(cfg.Derive) > 0 {
+		deriver, err = derive.New(cfg.Derive, derive.Options{Metrics: obs.derive, Logger: obs.log.With("component", "derive")})
+		if err != nil {
+			return nil, fmt.Errorf("derive: %w", err)
+		}
+	}
 	c.stages = pipeline.Stages{
 		Relabel:          relabeler,
 		Enrich:           c.enrich,
 		Aggregations:     aggs,
+		Derive:           deriver,
 		ForwardUnmatched: cfg.ForwardUnmatched,
 		Sinks:            sinks,
 	}
@@ -193,6 +204,7 @@ func compileReusing(cfg *config.Config, obs *observability, prev *running) (c *c
 			Relabel:          relabeler,
 			Enrich:           c.enrich,
 			Aggregations:     aggs,
+			Derive:           deriver,
 			ForwardUnmatched: cfg.ForwardUnmatched,
 			Sinks:            sinks,
 			Dropped:          obs.dropped,

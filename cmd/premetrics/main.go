@@ -4,6 +4,7 @@
 //	               [--memory.limit=auto|off|SIZE|PCT%] [--web.enable-pprof]
 //	premetrics check FILE...
 //	premetrics test [-run REGEXP] FILE...
+//	premetrics rules [--self-health=false] [--job=NAME] FILE
 //	premetrics version
 package main
 
@@ -22,6 +23,7 @@ commands:
   run      run the daemon (premetrics run --config.file=FILE)
   check    validate config files without starting anything (premetrics check FILE...)
   test     run config unit tests: input samples in, expected output out (premetrics test FILE...)
+  rules    print the Prometheus alerting rules file of a config (premetrics rules FILE)
   version  print the version
 
 Run "premetrics <command> -h" for the flags of a command.
@@ -47,8 +49,7 @@ func dispatch(args []string, stdout, stderr io.Writer) int {
 	case "test":
 		return testCommand(args[1:], stdout, stderr)
 	case "rules":
-		fmt.Fprintf(stderr, "premetrics %s: not supported yet (see the roadmap in the README)\n", args[0])
-		return 2
+		return rulesCommand(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -21,13 +21,19 @@ func brokenExampleTests(t *testing.T) (path string, line int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const good = `vehicle_warnings_latest:5s_by_region_sum_samples{region="UK"} 5 5000`
+	const good = `vehicle_warnings_latest:5s_by_model_region_sum_samples{model="Equinox",region="UK"} 3 5000`
 	if !bytes.Contains(tests, []byte(good)) {
 		t.Fatalf("config.example.test.yaml lacks %s", good)
 	}
 	line = 1 + bytes.Count(tests[:bytes.Index(tests, []byte(good))], []byte("\n"))
-	broken := bytes.Replace(tests, []byte(good), []byte(strings.Replace(good, "} 5 ", "} 4 ", 1)), 1)
+	broken := bytes.Replace(tests, []byte(good), []byte(strings.Replace(good, "} 3 ", "} 4 ", 1)), 1)
 	dir := t.TempDir()
+	// The config's enrich tables are files under testdata/, relative to it.
+	if abs, err := filepath.Abs("../../testdata"); err != nil {
+		t.Fatal(err)
+	} else if err := os.Symlink(abs, filepath.Join(dir, "testdata")); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "config.example.yaml"), cfg, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -52,10 +58,10 @@ func TestTestCommandExitCodes(t *testing.T) {
 			stdout: []string{"config.example.test.yaml: PASS (4 tests)\n"}},
 		{name: "a wrong expectation fails with a diff", args: []string{broken}, code: 1,
 			stdout: []string{
-				"--- FAIL: warning lights, latest per vehicle, summed per region (" + broken + ":",
+				"--- FAIL: warning lights, latest per vehicle, summed per model and region (" + broken + ":",
 				"    output (-expected +got):\n",
-				`    - vehicle_warnings_latest:5s_by_region_sum_samples{region="UK"} 4 5000  line ` + strconv.Itoa(line) + ": different value\n",
-				`    + vehicle_warnings_latest:5s_by_region_sum_samples{region="UK"} 5 5000` + "\n",
+				`    - vehicle_warnings_latest:5s_by_model_region_sum_samples{model="Equinox",region="UK"} 4 5000  line ` + strconv.Itoa(line) + ": different value\n",
+				`    + vehicle_warnings_latest:5s_by_model_region_sum_samples{model="Equinox",region="UK"} 3 5000` + "\n",
 				broken + ": FAIL (1 of 4 tests failed)\n",
 			}},
 		{name: "-run selects tests", args: []string{"-run", "^host CPU", broken}, code: 0,

@@ -1,11 +1,14 @@
 // Command demo runs the connected-vehicles pipeline end to end, for
-// `make demo`: a real Prometheus (Debian package) on 127.0.0.1, premetrics
-// with config.example.yaml, and the fleet simulator pushing JSON events to
+// `make demo`: a real Alertmanager and Prometheus (Debian packages) on
+// 127.0.0.1, Prometheus loading the rules `premetrics rules` writes for
+// config.example.yaml, premetrics with config.example.yaml (the vehicle
+// registry joined onto the events, per-model limits as reference
+// series), and the fleet simulator pushing JSON events to
 // /api/v1/push/vehicles (or, with -protocol remote_write, remote write to
 // /api/v1/write) for about a minute. It then prints what went in and what
-// came out, compares every complete 5 s window, per region, with the
-// simulator's ground truth, and stops what it started (or keeps it
-// running with -keep).
+// came out, compares every complete 5 s window, per model and region,
+// with the simulator's ground truth, shows the alerts Alertmanager
+// received, and stops what it started (or keeps it running with -keep).
 package main
 
 import (
@@ -29,12 +32,13 @@ import (
 )
 
 type options struct {
-	premetrics, fleetsim, prometheus string
-	config                           string
-	protocol                         string
-	vehicles                         int
-	duration                         time.Duration
-	keep                             bool
+	premetrics, fleetsim, prometheus, alertmanager string
+	config                                         string
+	alert                                          string // the alert that must fire
+	protocol                                       string
+	vehicles                                       int
+	duration                                       time.Duration
+	keep                                           bool
 }
 
 func main() {
@@ -42,6 +46,8 @@ func main() {
 	flag.StringVar(&o.premetrics, "premetrics", "bin/premetrics", "premetrics binary")
 	flag.StringVar(&o.fleetsim, "fleetsim", "bin/fleetsim", "fleet simulator binary")
 	flag.StringVar(&o.prometheus, "prometheus", "/usr/bin/prometheus", "Prometheus binary")
+	flag.StringVar(&o.alertmanager, "alertmanager", "/usr/bin/prometheus-alertmanager", "Alertmanager binary")
+	flag.StringVar(&o.alert, "alert", "VehicleModelWarningLightsAboveLimit", "alert that must reach Alertmanager (empty: none)")
 	flag.StringVar(&o.config, "config", "config.example.yaml", "premetrics config")
 	flag.StringVar(&o.protocol, "protocol", "json", `how the fleet pushes: "json" (events to /api/v1/push/vehicles) or "remote_write" (/api/v1/write)`)
 	flag.IntVar(&o.vehicles, "vehicles", 5000, "simulated vehicles")
@@ -75,15 +81,38 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	step("starting Prometheus on http://%s (remote write receiver on)", promAddr)
+	amAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	rulesFile := filepath.Join(work, "rules.yml")
+	step("writing the Prometheus rules of %s: premetrics rules --job=premetrics %s > rules.yml", o.config, o.config)
+	if err := writeRules(o.premetrics, o.config, rulesFile, "premetrics"); err != nil {
+		return err
+	}
+	step("starting Alertmanager on http://%s", amAddr)
+	am, err := startAlertmanager(ctx, o.alertmanager, work, amAddr)
+	if err != nil {
+		return err
+	}
+	defer am.stop()
+	step("starting Prometheus on http://%s (remote write receiver and native histograms on, rules.yml loaded, alerts to Alertmanager)", promAddr)
 	promCfg := filepath.Join(work, "prometheus.yml")
-	scrape := fmt.Sprintf("global: {scrape_interval: 5s}\nscrape_configs:\n  - job_name: premetrics\n    static_configs: [{targets: ['%s']}]\n", pmAddr)
-	if err := os.WriteFile(promCfg, []byte(scrape), 0o644); err != nil {
+	promYAML := fmt.Sprintf(`global: {scrape_interval: 5s, evaluation_interval: 5s}
+rule_files: [%q]
+alerting:
+  alertmanagers: [{static_configs: [{targets: ['%s']}]}]
+scrape_configs:
+  - job_name: premetrics
+    static_configs: [{targets: ['%s']}]
+`, rulesFile, amAddr, pmAddr)
+	if err := os.WriteFile(promCfg, []byte(promYAML), 0o644); err != nil {
 		return err
 	}
 	prom, err := start(filepath.Join(work, "prometheus.log"), nil, o.prometheus,
 		"--config.file="+promCfg, "--storage.tsdb.path="+filepath.Join(work, "tsdb"),
-		"--web.listen-address="+promAddr, "--web.enable-remote-write-receiver")
+		"--web.listen-address="+promAddr, "--web.enable-remote-write-receiver",
+		"--rules.alert.resend-delay=1s", "--enable-feature=native-histograms")
 	if err != nil {
 		return err
 	}
@@ -136,15 +165,24 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	r := &report{prom: "http://" + promAddr, premetrics: "http://" + pmAddr, path: path, fleet: sum, self: self}
+	r := &report{prom: "http://" + promAddr, premetrics: "http://" + pmAddr, alertmanager: "http://" + amAddr, path: path, fleet: sum, self: self, wantAlert: o.alert}
 	if err := r.print(os.Stdout); err != nil {
 		return err
 	}
+	if o.alert != "" {
+		// Prometheus evaluates every 5 s; the alert has `for: 10s`.
+		alerts, err := waitForAlert(ctx, r.alertmanager, o.alert, 40*time.Second)
+		if err != nil {
+			return err
+		}
+		r.alerts = alerts
+		r.printAlerts(os.Stdout)
+	}
 	if o.keep {
-		fmt.Printf("\nKeeping everything running; press Ctrl-C to stop.\n  Prometheus:  http://%s/graph\n  premetrics:  http://%s/metrics\n", promAddr, pmAddr)
+		fmt.Printf("\nKeeping everything running; press Ctrl-C to stop.\n  Prometheus:    http://%s/graph\n  Alertmanager:  http://%s\n  premetrics:    http://%s/metrics\n", promAddr, amAddr, pmAddr)
 		<-ctx.Done()
 	}
-	step("stopping premetrics (SIGTERM: emits due windows, checkpoints open ones, drains the queue) and Prometheus")
+	step("stopping premetrics (SIGTERM: emits due windows, checkpoints open ones, drains the queue), Prometheus and Alertmanager")
 	if code := pm.stop(); code != 0 {
 		return fmt.Errorf("premetrics exited with %d; log:\n%s", code, pm.tail())
 	}

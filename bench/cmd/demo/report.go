@@ -58,19 +58,22 @@ next:
 
 type report struct {
 	prom, premetrics string
-	path             string // where the fleet pushed
+	alertmanager     string
+	path             string    // where the fleet pushed
+	wantAlert        string    // the alert that must fire ("": none)
+	alerts           []amAlert // what Alertmanager held at the end
 	fleet            fleetSummary
 	self             selfMetrics
 	mismatches       int // windows that differ
 	checked          int // windows checked
-	groups           int // region values compared, of both outputs
+	groups           int // model and region values compared, of both outputs
 	details          []string
 }
 
 // Output series of config.example.yaml that the demo checks.
 const (
-	motionSeries   = "vehicle_rpm:5s_by_region_count_series"
-	warningsSeries = "vehicle_warnings_latest:5s_by_region_sum_samples"
+	motionSeries   = "vehicle_rpm:5s_by_model_region_count_series"
+	warningsSeries = "vehicle_warnings_latest:5s_by_model_region_sum_samples"
 )
 
 func (r *report) print(w io.Writer) error {
@@ -138,32 +141,40 @@ func (r *report) print(w io.Writer) error {
 	return nil
 }
 
-// compareWindows checks every complete 5 s window, region by region,
-// against the simulator's ground truth (computed from the readings it
-// generated).
+// compareWindows checks every complete 5 s window, model and region by
+// model and region, against the simulator's ground truth (computed from
+// the readings it generated and the registry's models).
 func (r *report) compareWindows(w io.Writer) error {
-	fmt.Fprintf(w, "\nEvery complete 5 s window, per region: Prometheus vs the simulator's ground truth\n")
+	fmt.Fprintf(w, "\nEvery complete 5 s window, per model and region: Prometheus vs the simulator's ground truth\n")
 	fmt.Fprintf(w, "  %-10s %26s %26s %9s\n", "window end", "vehicles in motion", "warning lights on", "groups")
 	for _, win := range r.fleet.Expected.Windows {
 		if !win.Complete {
 			continue
 		}
 		at := time.UnixMilli(win.EndMs)
-		motion, err := r.byRegionAt(motionSeries, at)
+		motion, err := r.byModelRegionAt(motionSeries, at)
 		if err != nil {
 			return err
 		}
-		warnings, err := r.byRegionAt(warningsSeries, at)
+		warnings, err := r.byModelRegionAt(warningsSeries, at)
 		if err != nil {
 			return err
 		}
-		motionWant := make(map[string]float64, len(win.VehiclesInMotionByRegion))
-		for k, v := range win.VehiclesInMotionByRegion {
-			motionWant[k] = float64(v)
+		motionWant := map[string]float64{}
+		for model, byRegion := range win.VehiclesInMotionByModelRegion {
+			for region, v := range byRegion {
+				motionWant[model+"/"+region] = float64(v)
+			}
+		}
+		warningsWant := map[string]float64{}
+		for model, byRegion := range win.WarningsByModelRegion {
+			for region, v := range byRegion {
+				warningsWant[model+"/"+region] = v
+			}
 		}
 		stamp := at.UTC().Format("15:04:05")
 		groups, same := r.compare(stamp, "vehicles in motion", motionWant, motion)
-		groupsW, sameW := r.compare(stamp, "warning lights on", win.WarningsByRegion, warnings)
+		groupsW, sameW := r.compare(stamp, "warning lights on", warningsWant, warnings)
 		groups, same = groups+groupsW, same+sameW
 		mark := "ok"
 		if same != groups {
@@ -175,8 +186,9 @@ func (r *report) compareWindows(w io.Writer) error {
 		fmt.Fprintf(w, "  %-10s %12d / %-11.0f %12.0f / %-11.0f %4d / %-3d %s\n", stamp,
 			win.VehiclesInMotion, total(motion), win.Warnings, total(warnings), same, groups, mark)
 	}
-	fmt.Fprintf(w, "  (expected / read back with PromQL: sum by (region) (%s) and sum by (region) (%s)\n", motionSeries, warningsSeries)
-	fmt.Fprintf(w, "   stamped exactly at the window end; groups: region values that match, of both outputs)\n")
+	fmt.Fprintf(w, "  (expected / read back with PromQL: %s and %s,\n", motionSeries, warningsSeries)
+	fmt.Fprintf(w, "   stamped exactly at the window end; the model joins from the vehicle registry;\n")
+	fmt.Fprintf(w, "   groups: model/region values that match, of both outputs)\n")
 	for i, d := range r.details {
 		if i == 10 {
 			fmt.Fprintf(w, "  ... and %d more differences\n", len(r.details)-10)
@@ -187,10 +199,10 @@ func (r *report) compareWindows(w io.Writer) error {
 	return nil
 }
 
-// compare compares expected and read-back values per region: it returns
-// how many regions either side has and in how many they agree, and notes
-// each difference.
-func (r *report) compare(stamp, what string, want, got map[string]float64) (regions, same int) {
+// compare compares expected and read-back values per group (model/region):
+// it returns how many groups either side has and in how many they agree,
+// and notes each difference.
+func (r *report) compare(stamp, what string, want, got map[string]float64) (groups, same int) {
 	keys := map[string]bool{}
 	for k := range want {
 		keys[k] = true
@@ -232,17 +244,17 @@ func total(m map[string]float64) float64 {
 	return t
 }
 
-// byRegionAt sums the samples of name per region, counting only samples
-// stamped exactly at (not looked back to).
-func (r *report) byRegionAt(name string, at time.Time) (map[string]float64, error) {
-	q := fmt.Sprintf("sum by (region) (%s and timestamp(%s) == %d)", name, name, at.Unix())
+// byModelRegionAt returns the samples of name by "model/region",
+// counting only samples stamped exactly at (not looked back to).
+func (r *report) byModelRegionAt(name string, at time.Time) (map[string]float64, error) {
+	q := fmt.Sprintf("%s and timestamp(%s) == %d", name, name, at.Unix())
 	res, err := promQuery(r.prom, q, at)
 	if err != nil {
 		return nil, err
 	}
 	out := make(map[string]float64, len(res))
 	for _, s := range res {
-		out[s.labels["region"]] = s.value
+		out[s.labels["model"]+"/"+s.labels["region"]] += s.value
 	}
 	return out, nil
 }
@@ -250,10 +262,11 @@ func (r *report) byRegionAt(name string, at time.Time) (map[string]float64, erro
 func (r *report) showSeries(w io.Writer) error {
 	fmt.Fprintf(w, "\nA few output series, read back from Prometheus with PromQL\n")
 	queries := []string{
-		`topk(5, last_over_time(` + motionSeries + `[1m]))`,
-		`topk(3, last_over_time(` + warningsSeries + `[1m]))`,
+		`sum by (model) (last_over_time(` + motionSeries + `[30s]))`,
+		`topk(3, sum by (region) (last_over_time(` + warningsSeries + `[30s])))`,
 		`topk(3, last_over_time(vehicle_rpm:1m_by_region_avg[2m]))`,
 		`last_over_time(vehicle_rpm:1m_by_region_quantiles{region="US"}[2m])`,
+		`histogram_quantile(0.9, vehicle_rpm:1m_by_region_histogram{region="US"})`,
 	}
 	for _, q := range queries {
 		res, err := promQuery(r.prom, q, time.Time{})
@@ -297,7 +310,28 @@ func (r *report) verdict() error {
 		return fmt.Errorf("%d of %d windows differ from the ground truth (%d of %d per-region values)", r.mismatches, r.checked, len(r.details), r.groups)
 	case r.fleet.FailedRequests > 0:
 		return fmt.Errorf("%d requests were not accepted", r.fleet.FailedRequests)
+	case r.wantAlert != "" && !r.alertFired():
+		return fmt.Errorf("alert %s did not reach Alertmanager", r.wantAlert)
 	}
-	fmt.Printf("\nOK: %d windows match the ground truth exactly, in every region (%d per-region values).\n", r.checked, r.groups)
+	fmt.Printf("\nOK: %d windows match the ground truth exactly, in every model and region (%d values)", r.checked, r.groups)
+	if r.wantAlert != "" {
+		fmt.Printf("; %s reached Alertmanager", r.wantAlert)
+	}
+	fmt.Printf(".\n")
 	return nil
+}
+
+func (r *report) alertFired() bool {
+	for _, a := range r.alerts {
+		if a.Labels["alertname"] == r.wantAlert {
+			return true
+		}
+	}
+	return false
+}
+
+// printAlerts shows what Alertmanager received from Prometheus.
+func (r *report) printAlerts(w io.Writer) {
+	fmt.Fprintf(w, "\nAlerts in Alertmanager (%s/api/v2/alerts), from the rules premetrics wrote\n", r.alertmanager)
+	printAlerts(w, r.alerts)
 }
