@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Packages whose tests start goroutines; they run under the race detector.
-RACE_PKGS := ./batch/... ./rules/... ./aggregate/... ./remotewrite/... ./ingest/... ./pipeline/... ./configtest/... ./internal/logthrottle/... ./enrich/... ./checkpoint/...
+RACE_PKGS := ./batch/... ./rules/... ./aggregate/... ./remotewrite/... ./ingest/... ./pipeline/... ./configtest/... ./internal/logthrottle/... ./enrich/... ./checkpoint/... ./derive/...
 
 .PHONY: all build deps demo test unit e2e lint fmt loadtest bench bench-go clean
 

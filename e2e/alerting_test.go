@@ -68,10 +68,7 @@ alerting:
 // their own threshold — not the ones above 80% (a static threshold) nor
 // those with one high reading.
 func TestScenario2AlertsReachAlertmanager(t *testing.T) {
-	pg := testenv.StartPostgres(t)
-	pg.Exec(t, `CREATE TABLE cpu_thresholds (hostname text PRIMARY KEY, allowed_top integer);
-		INSERT INTO cpu_thresholds VALUES ('doc', 20), ('grumpy', 30), ('sleepy', 40), ('bashful', 60),
-			('happy', 70), ('sneezy', 80), ('dopey', 90)`)
+	pg := startThresholds(t)
 	config := fmt.Sprintf(scenario2Config, pg.DSN())
 
 	// The rule file Prometheus loads is what `premetrics rules` writes.

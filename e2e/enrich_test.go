@@ -16,10 +16,7 @@ import (
 // into a real Prometheus, where an alert rule can compare them. A host
 // not in the table is dropped and counted (on_miss: drop).
 func TestEnrichFromPostgres(t *testing.T) {
-	pg := testenv.StartPostgres(t)
-	pg.Exec(t, `CREATE TABLE cpu_thresholds (hostname text PRIMARY KEY, allowed_top integer);
-		INSERT INTO cpu_thresholds VALUES ('doc', 20), ('grumpy', 30), ('sleepy', 40), ('bashful', 60),
-			('happy', 70), ('sneezy', 80), ('dopey', 90)`)
+	pg := startThresholds(t)
 	dest := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	pm := startPremetrics(t, fmt.Sprintf(`
 server: {listen_address: "%%ADDR%%"}
@@ -89,4 +86,15 @@ remote_write:
 	if n := metricValue(t, pm.metricsURL(), `premetrics_enrich_last_refresh_successful{table="cpu_thresholds"}`); n != 0 {
 		t.Errorf("last_refresh_successful = %g, want 0", n)
 	}
+}
+
+// startThresholds starts a throwaway PostgreSQL holding SCENARIOS.md 2's
+// cpu_thresholds(hostname, allowed_top) table.
+func startThresholds(t *testing.T) *testenv.Postgres {
+	t.Helper()
+	pg := testenv.StartPostgres(t)
+	pg.Exec(t, `CREATE TABLE cpu_thresholds (hostname text PRIMARY KEY, allowed_top integer);
+		INSERT INTO cpu_thresholds VALUES ('doc', 20), ('grumpy', 30), ('sleepy', 40), ('bashful', 60),
+			('happy', 70), ('sneezy', 80), ('dopey', 90)`)
+	return pg
 }

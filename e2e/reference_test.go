@@ -20,10 +20,7 @@ import (
 // average with its own threshold holds for the host over it; an UPDATE
 // in PostgreSQL reaches Prometheus as the new value.
 func TestReferenceSeriesFromPostgres(t *testing.T) {
-	pg := testenv.StartPostgres(t)
-	pg.Exec(t, `CREATE TABLE cpu_thresholds (hostname text PRIMARY KEY, allowed_top integer);
-		INSERT INTO cpu_thresholds VALUES ('doc', 20), ('grumpy', 30), ('sleepy', 40), ('bashful', 60),
-			('happy', 70), ('sneezy', 80), ('dopey', 90)`)
+	pg := startThresholds(t)
 	dest := testenv.StartPrometheus(t, testenv.PrometheusOptions{})
 	pm := startPremetrics(t, fmt.Sprintf(`
 server: {listen_address: "%%ADDR%%"}
