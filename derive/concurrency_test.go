@@ -81,18 +81,24 @@ func TestObserveZeroAlloc(t *testing.T) {
 		d.Observe(b)
 		evaluate()
 	}
+	// The engine's goroutines of an evaluate may still allocate while
+	// Observe is measured (MemStats counts every goroutine): a real
+	// allocation of Observe shows in every trial, such noise not.
 	var before, after runtime.MemStats
 	var mallocs uint64
-	for range 10 {
-		runtime.ReadMemStats(&before)
-		d.Observe(b)
-		d.Observe(b)
-		runtime.ReadMemStats(&after)
-		mallocs += after.Mallocs - before.Mallocs
-		evaluate()
-		d.Observe(b) // the other buffer, grown to two batches too
-		d.Observe(b)
-		evaluate()
+	for trial := 0; trial == 0 || mallocs != 0 && trial < 5; trial++ {
+		mallocs = 0
+		for range 10 {
+			runtime.ReadMemStats(&before)
+			d.Observe(b)
+			d.Observe(b)
+			runtime.ReadMemStats(&after)
+			mallocs += after.Mallocs - before.Mallocs
+			evaluate()
+			d.Observe(b) // the other buffer, grown to two batches too
+			d.Observe(b)
+			evaluate()
+		}
 	}
 	if mallocs != 0 {
 		t.Errorf("Observe: %d allocations in 20 calls, want 0", mallocs)
