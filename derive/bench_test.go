@@ -74,3 +74,28 @@ func BenchmarkEvaluate(b *testing.B) {
 		})
 	}
 }
+
+// The benchmarks' window gives one ratio per title, errors/views: what
+// they measure is the real work.
+func TestBenchInputRatios(t *testing.T) {
+	d := mustNew(t, Options{}, Config{Record: "ratio", Expr: `errors / views`})
+	d.Observe(benchInput(10_000, t1))
+	got := map[string]float64{}
+	if err := d.Evaluate(context.Background(), func(out *batch.Batch) error {
+		for _, s := range out.Series {
+			got[s.Get("title")] = s.Samples[0].Value
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 5_000 {
+		t.Fatalf("%d ratios, want 5000", len(got))
+	}
+	for i := range 5_000 {
+		title := fmt.Sprintf("title-%05d", i)
+		if want := float64(i%50) / 1000; got[title] != want {
+			t.Fatalf("ratio of %s = %g, want %g", title, got[title], want)
+		}
+	}
+}
