@@ -11,12 +11,10 @@ import (
 // that the cache misses of several series overlap instead of following
 // one another: the index and per-series table slots prefetchDistance
 // series ahead; the group record and its window slots (found through the
-// index slot, in cache by then) prefetchGroupDistance ahead; the packed
-// labels (found through the group record) prefetchLabelsDistance ahead.
+// index slot, in cache by then) prefetchGroupDistance ahead.
 const (
-	prefetchDistance       = 8
-	prefetchGroupDistance  = 4
-	prefetchLabelsDistance = 2
+	prefetchDistance      = 8
+	prefetchGroupDistance = 4
 	// prefetchMinEntries: a shard's index or table with more entries than
 	// this (64× as many per aggregation) is prefetched. 16k groups of
 	// one aggregation are already beyond the L2 cache.
@@ -49,9 +47,12 @@ type pushScratch struct {
 type pushItem struct {
 	gh         ghash
 	seriesHash uint64
-	series     int32 // index in the batch
-	k0, k1     int32 // group key: keys[k0:k1]
-	pfGid      int32 // prefetchGroup's guess at the group id, +1 (0: none)
+	// samples of the series: the second pass, in shard order, reads them
+	// from here rather than from the batch's series in a random order.
+	samples []batch.Sample
+	series  int32 // index in the batch
+	k0, k1  int32 // group key: keys[k0:k1]
+	gidHint int32 // prefetchGroup's guess at the group id, +1 (0: none)
 }
 
 // Push feeds the matching samples of b into their open windows.
@@ -118,7 +119,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 		}
 		k0 := len(keys)
 		keys = a.groupKey(ls, keys)
-		it := pushItem{series: int32(i), k0: int32(k0), k1: int32(len(keys))}
+		it := pushItem{samples: s.Samples, series: int32(i), k0: int32(k0), k1: int32(len(keys))}
 		it.gh, sc.hashBuf = a.groupHash(keys[k0:], sc.hashBuf)
 		if of != nil && of[i] >= 0 && sc.rollupDup(of[i], it.gh) {
 			clear(keys[k0:]) // folded with an earlier series of its upstream window
@@ -168,16 +169,13 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 				if pf&pfIndex != 0 && j+prefetchGroupDistance < len(its) {
 					a.prefetchGroup(sh, &items[its[j+prefetchGroupDistance]])
 				}
-				if pf&pfIndex != 0 && j+prefetchLabelsDistance < len(its) {
-					prefetchLabels(sh, &items[its[j+prefetchLabelsDistance]])
-				}
 			}
 			it := &items[idx]
 			var ru *rollupIn
 			if of != nil { // PushRollup; the check inline keeps raw Push's loop tight
 				ru = sc.rollupInFor(of, it.series, &rin)
 			}
-			if !a.pushSeries(sh, it.gh, keys[it.k0:it.k1], it.seriesHash, series[it.series].Samples, nowMs, false, ru, c) {
+			if !a.pushSeries(sh, it.gh, it.gidHint-1, keys[it.k0:it.k1], it.seriesHash, it.samples, nowMs, false, ru, c) {
 				overflow = append(overflow, idx)
 			}
 		}
@@ -193,7 +191,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 		oh, sc.hashBuf = a.groupHash(sc.okey, sc.hashBuf)
 		sh := &a.shards[oh.h%numShards]
 		sh.mu.Lock()
-		a.pushSeries(sh, oh, sc.okey, it.seriesHash, series[it.series].Samples, nowMs, true, sc.rollupInFor(of, it.series, &rin), c)
+		a.pushSeries(sh, oh, -1, sc.okey, it.seriesHash, it.samples, nowMs, true, sc.rollupInFor(of, it.series, &rin), c)
 		sh.mu.Unlock()
 	}
 	clear(keys)
@@ -227,8 +225,9 @@ func (a *Aggregator) prefetchPlan(sh *shard) int {
 }
 
 // prefetch asks for the index and table slots (those in plan pf) the
-// item will probe first. The caller holds sh.mu.
+// item will probe first, and its first sample. The caller holds sh.mu.
 func (a *Aggregator) prefetch(sh *shard, pf int, it *pushItem) {
+	prefetch(unsafe.Pointer(unsafe.SliceData(it.samples)))
 	if pf&pfIndex != 0 {
 		x := &sh.index
 		prefetch(unsafe.Pointer(&x.slots[x.home(it.gh.h)]))
@@ -248,8 +247,8 @@ func (a *Aggregator) prefetch(sh *shard, pf int, it *pushItem) {
 }
 
 // prefetchGroup asks for the record and the inline window slots of the
-// item's group, if its index slot names one, and notes the group id for
-// prefetchLabels.
+// item's group, if its index slot names one, and notes the group id as a
+// hint for pushSeries' lookup.
 func (a *Aggregator) prefetchGroup(sh *shard, it *pushItem) {
 	x := &sh.index
 	p := x.find(it.gh.h)
@@ -257,21 +256,9 @@ func (a *Aggregator) prefetchGroup(sh *shard, it *pushItem) {
 		return
 	}
 	gid := int(x.gid(p))
-	it.pfGid = int32(gid) + 1
+	it.gidHint = int32(gid) + 1
 	prefetch(unsafe.Pointer(&sh.groups[gid]))
 	w := sh.slots.words[gid*a.slotsK*sh.slots.stride : (gid+1)*a.slotsK*sh.slots.stride]
 	prefetch(unsafe.Pointer(&w[0]))
 	prefetch(unsafe.Pointer(&w[len(w)-1])) // K slots may span two cache lines
-}
-
-// prefetchLabels asks for the packed labels of the group prefetchGroup
-// found, which lookup compares. The id is only a hint (lookup decides),
-// so it is checked against the groups of now.
-func prefetchLabels(sh *shard, it *pushItem) {
-	if it.pfGid == 0 || int(it.pfGid) > len(sh.groups) {
-		return
-	}
-	if p := sh.groups[it.pfGid-1].labels; p != "" {
-		prefetch(unsafe.Pointer(unsafe.StringData(p)))
-	}
 }

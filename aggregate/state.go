@@ -238,6 +238,16 @@ func (sh *shard) lookup(gh ghash) int {
 	return -1
 }
 
+// lookupHinted is lookup that tries group id hint (-1: none) first.
+func (sh *shard) lookupHinted(gh ghash, hint int32) int {
+	if uint(hint) < uint(len(sh.groups)) {
+		if g := &sh.groups[hint]; g.hash == gh.h && g.check == gh.check {
+			return int(hint)
+		}
+	}
+	return sh.lookup(gh)
+}
+
 // addGroup stores a new group with K slots and returns its id.
 func (sh *shard) addGroup(g groupRec, k int, l *layout) uint32 {
 	var gid uint32
