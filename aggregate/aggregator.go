@@ -480,6 +480,36 @@ func (a *Aggregator) groupHash(key []batch.Label, buf []byte) (ghash, []byte) {
 	return ghash{xxhash.Sum64(buf), maphash.Bytes(checkSeed, buf[len(a.hashSeed):])}, buf
 }
 
+// groupHashOf returns groupHash(groupKey(ls)) without building the key:
+// it appends the selected labels' bytes to the hash input directly.
+func (a *Aggregator) groupHashOf(ls []batch.Label, buf []byte) (ghash, []byte) {
+	buf = append(buf[:0], a.hashSeed[:]...)
+	by := a.grouping == groupBy
+	named := false // __name__ is in the input, or was put in as absent
+	for i := range ls {
+		l := &ls[i]
+		if l.Value == "" {
+			continue
+		}
+		if l.Name == batch.MetricName {
+			named = true
+		} else if a.grouping == groupName || a.inGroupSet(l.Name) != by {
+			continue
+		} else if !named && l.Name > batch.MetricName {
+			buf = append(buf, batch.MetricName+"\xff\xff"...)
+			named = true
+		}
+		buf = append(buf, l.Name...)
+		buf = append(buf, 0xff)
+		buf = append(buf, l.Value...)
+		buf = append(buf, 0xff)
+	}
+	if !named {
+		buf = append(buf, batch.MetricName+"\xff\xff"...)
+	}
+	return ghash{xxhash.Sum64(buf), maphash.Bytes(checkSeed, buf[len(a.hashSeed):])}, buf
+}
+
 // groupKey appends to dst the grouping labels of ls (sorted like ls): the
 // metric name plus the by labels, all labels but the without ones, or
 // only the metric name. Empty values count as absent. The result always

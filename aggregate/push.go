@@ -51,7 +51,7 @@ type pushItem struct {
 	// from here rather than from the batch's series in a random order.
 	samples []batch.Sample
 	series  int32 // index in the batch
-	k0, k1  int32 // group key: keys[k0:k1]
+	k0, k1  int32 // group key: keys[k0:k1]; -1: not taken, the group exists
 	gidHint int32 // prefetchGroup's guess at the group id, +1 (0: none)
 }
 
@@ -117,13 +117,20 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 		if a.card != nil && a.card.sampled(len(items), nowMs) {
 			a.card.observe(ls, nowMs)
 		}
-		k0 := len(keys)
-		keys = a.groupKey(ls, keys)
-		it := pushItem{samples: s.Samples, series: int32(i), k0: int32(k0), k1: int32(len(keys))}
-		it.gh, sc.hashBuf = a.groupHash(keys[k0:], sc.hashBuf)
+		it := pushItem{samples: s.Samples, series: int32(i), k0: -1, k1: -1}
+		if a.inRelabel != nil { // ls is scratch: keep the key
+			k0 := len(keys)
+			keys = a.groupKey(ls, keys)
+			it.k0, it.k1 = int32(k0), int32(len(keys))
+			it.gh, sc.hashBuf = a.groupHash(keys[k0:], sc.hashBuf)
+		} else { // the key, needed only for a new group, is taken then
+			it.gh, sc.hashBuf = a.groupHashOf(ls, sc.hashBuf)
+		}
 		if of != nil && of[i] >= 0 && sc.rollupDup(of[i], it.gh) {
-			clear(keys[k0:]) // folded with an earlier series of its upstream window
-			keys = keys[:k0]
+			if it.k0 >= 0 { // folded with an earlier series of its upstream window
+				clear(keys[it.k0:])
+				keys = keys[:it.k0]
+			}
 			continue
 		}
 		if a.layout.counters || a.layout.seriesSet || a.dedupMs > 0 {
@@ -171,11 +178,20 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 				}
 			}
 			it := &items[idx]
+			if it.k0 < 0 && sh.lookupHinted(it.gh, it.gidHint-1) < 0 {
+				k0 := len(keys) // a new group (or overflow) takes the key
+				keys = a.groupKey(series[it.series].Labels, keys)
+				it.k0, it.k1 = int32(k0), int32(len(keys))
+			}
 			var ru *rollupIn
 			if of != nil { // PushRollup; the check inline keeps raw Push's loop tight
 				ru = sc.rollupInFor(of, it.series, &rin)
 			}
-			if !a.pushSeries(sh, it.gh, it.gidHint-1, keys[it.k0:it.k1], it.seriesHash, it.samples, nowMs, false, ru, c) {
+			var key []batch.Label
+			if it.k0 >= 0 {
+				key = keys[it.k0:it.k1]
+			}
+			if !a.pushSeries(sh, it.gh, it.gidHint-1, key, it.seriesHash, it.samples, nowMs, false, ru, c) {
 				overflow = append(overflow, idx)
 			}
 		}
