@@ -172,14 +172,15 @@ func newSlotsK(intervalMs, latenessMs int64) int {
 func (a *Aggregator) Name() string { return a.name }
 
 // pushSeries aggregates the samples of one input series; the caller holds
-// sh.mu. key is the group's labels (borrowed), gh their hash, hint a
-// guess at the id of their group (-1: none); overflow
+// sh.mu. gh is the group's hash, gid the id of the group (sh.lookup(gh))
+// or -1 when it does not exist, key its labels (borrowed; only needed
+// when it does not exist); overflow
 // says key is an overflow group. ru is the series' upstream partial
 // (PushRollup; nil for raw input): each sample then merges it, and
 // updates as a value only what the partial cannot supply. It returns
 // false, having done nothing, when the series has no group yet and
 // max_output_series is reached.
-func (a *Aggregator) pushSeries(sh *shard, gh ghash, hint int32, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, ru *rollupIn, c *pushCounts) bool {
+func (a *Aggregator) pushSeries(sh *shard, gh ghash, gid int, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, ru *rollupIn, c *pushCounts) bool {
 	l := &a.layout
 	if ru != nil {
 		l = &ru.plan.fallback
@@ -189,7 +190,7 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, hint int32, key []batch.Lab
 	// the early check also keeps the window arithmetic from overflowing.
 	minTs := nowMs - a.latenessMs - a.intervalMs
 
-	gid := sh.lookupHinted(gh, hint) // created on the first aggregated sample
+	// A missing group is created on the first aggregated sample.
 	reserved := false
 	if gid < 0 {
 		if !a.reserveGroup(overflow) {

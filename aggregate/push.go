@@ -169,29 +169,28 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 		sh.mu.Lock()
 		pf := a.prefetchPlan(sh)
 		for j, idx := range its {
-			if pf != 0 {
-				if j+prefetchDistance < len(its) {
-					a.prefetch(sh, pf, &items[its[j+prefetchDistance]])
-				}
-				if pf&pfIndex != 0 && j+prefetchGroupDistance < len(its) {
-					a.prefetchGroup(sh, &items[its[j+prefetchGroupDistance]])
-				}
+			if j+prefetchDistance < len(its) {
+				a.prefetch(sh, pf, &items[its[j+prefetchDistance]])
+			}
+			if pf&pfIndex != 0 && j+prefetchGroupDistance < len(its) {
+				a.prefetchGroup(sh, &items[its[j+prefetchGroupDistance]])
 			}
 			it := &items[idx]
-			if it.k0 < 0 && sh.lookupHinted(it.gh, it.gidHint-1) < 0 {
-				k0 := len(keys) // a new group (or overflow) takes the key
-				keys = a.groupKey(series[it.series].Labels, keys)
-				it.k0, it.k1 = int32(k0), int32(len(keys))
+			gid := sh.lookupHinted(it.gh, it.gidHint-1)
+			var key []batch.Label
+			if gid < 0 { // a new group (or overflow) takes the key
+				if it.k0 < 0 {
+					k0 := len(keys)
+					keys = a.groupKey(series[it.series].Labels, keys)
+					it.k0, it.k1 = int32(k0), int32(len(keys))
+				}
+				key = keys[it.k0:it.k1]
 			}
 			var ru *rollupIn
 			if of != nil { // PushRollup; the check inline keeps raw Push's loop tight
 				ru = sc.rollupInFor(of, it.series, &rin)
 			}
-			var key []batch.Label
-			if it.k0 >= 0 {
-				key = keys[it.k0:it.k1]
-			}
-			if !a.pushSeries(sh, it.gh, it.gidHint-1, key, it.seriesHash, it.samples, nowMs, false, ru, c) {
+			if !a.pushSeries(sh, it.gh, gid, key, it.seriesHash, it.samples, nowMs, false, ru, c) {
 				overflow = append(overflow, idx)
 			}
 		}
@@ -207,7 +206,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 		oh, sc.hashBuf = a.groupHash(sc.okey, sc.hashBuf)
 		sh := &a.shards[oh.h%numShards]
 		sh.mu.Lock()
-		a.pushSeries(sh, oh, -1, sc.okey, it.seriesHash, it.samples, nowMs, true, sc.rollupInFor(of, it.series, &rin), c)
+		a.pushSeries(sh, oh, sh.lookup(oh), sc.okey, it.seriesHash, it.samples, nowMs, true, sc.rollupInFor(of, it.series, &rin), c)
 		sh.mu.Unlock()
 	}
 	clear(keys)
