@@ -427,7 +427,15 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, gid int, key []batch.Label,
 
 // newGroup creates the group for key and returns its id.
 func (a *Aggregator) newGroup(sh *shard, gh ghash, key []batch.Label, overflow bool) int {
-	g := groupRec{hash: gh.h, check: gh.check, labels: a.syms.pack(key, a.outputNamesFor)}
+	ref, ok := a.syms.pack(key, a.outputNamesFor, &sh.labels)
+	if !ok {
+		sh.compactLabels()
+		if ref, ok = a.syms.pack(key, a.outputNamesFor, &sh.labels); !ok {
+			// 4 GiB of live labels in one shard: memory ran out long before.
+			panic("aggregate: a shard's label arena is full")
+		}
+	}
+	g := groupRec{hash: gh.h, check: gh.check, lref: ref}
 	if overflow {
 		g.meta = metaOverflow
 	}

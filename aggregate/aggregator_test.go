@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 	"unsafe"
@@ -122,22 +123,24 @@ func TestStateShrinksAfterBurst(t *testing.T) {
 	a := mustNew(t, Config{Name: "f", Match: "m", Interval: model.Duration(time.Second), By: []string{"id"},
 		Outputs: []string{"count_samples", "increase", "count_series"}, Lateness: dur(0), StalenessInterval: dur(time.Second)}, Options{})
 	const n = 100_000
+	pad := strings.Repeat("x", 40) // labels enough for every shard's arena to compact
 	b := &batch.Batch{}
 	for i := range n {
-		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: strconv.Itoa(i)}},
+		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: strconv.Itoa(i) + pad}},
 			[]batch.Sample{{Timestamp: 500, Value: 1}})
 	}
 	a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(500))
-	size := func() (ids, groups, tables int) {
+	size := func() (ids, groups, tables, arena int) {
 		for i := range a.shards {
 			sh := &a.shards[i]
 			ids += len(sh.groups)
 			groups += sh.nGroups
 			tables += len(sh.counters.slots) + len(sh.counted.slots)
+			arena += cap(sh.labels.b)
 		}
-		return ids, groups, tables
+		return ids, groups, tables, arena
 	}
-	if _, groups, tables := size(); groups != n || tables < 2*n {
+	if _, groups, tables, _ := size(); groups != n || tables < 2*n {
 		t.Fatalf("after the burst: %d groups, %d table slots; want %d and >= %d", groups, tables, n, 2*n)
 	}
 	out := &batch.Batch{}
@@ -145,10 +148,25 @@ func TestStateShrinksAfterBurst(t *testing.T) {
 	if len(out.Series) != 3*n {
 		t.Fatalf("emitted %d, want %d", len(out.Series), 3*n)
 	}
+	emitted := out.Series
+	out = &batch.Batch{}
 	a.Flush(time.UnixMilli(10_000), false, out) // everything forgotten
-	if ids, groups, tables := size(); groups != 0 || ids > numShards*compactMinGroups || tables > numShards*2*tableMinCap {
-		t.Errorf("after forgetting: %d groups in %d ids, %d table slots; want 0, <= %d, <= %d",
-			groups, ids, tables, numShards*compactMinGroups, numShards*2*tableMinCap)
+	if ids, groups, tables, arena := size(); groups != 0 || ids > numShards*compactMinGroups || tables > numShards*2*tableMinCap || arena > numShards*arenaCompactMin {
+		t.Errorf("after forgetting: %d groups in %d ids, %d table slots, %d arena bytes; want 0, <= %d, <= %d, <= %d",
+			groups, ids, tables, arena, numShards*compactMinGroups, numShards*2*tableMinCap, numShards*arenaCompactMin)
+	}
+	// Labels emitted before still read as they did: compaction wrote a
+	// new arena and left the old bytes alone.
+	seen := make(map[string]bool, n)
+	for _, s := range emitted {
+		id := s.Get("id")
+		if !strings.HasSuffix(id, pad) {
+			t.Fatalf("emitted label id=%q changed after compaction", id)
+		}
+		seen[id] = true
+	}
+	if len(seen) != n {
+		t.Errorf("emitted %d distinct ids, want %d", len(seen), n)
 	}
 	if got := a.nGroups.Load() + a.nCounters.Load() + a.nCounted.Load(); got != 0 {
 		t.Errorf("budget still counts %d entries", got)

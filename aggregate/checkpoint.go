@@ -103,10 +103,10 @@ func (a *Aggregator) encodeShard(e *enc, sh *shard, idx int, lbuf []batch.Label)
 	e.uv(uint64(sh.nGroups))
 	for gid := range sh.groups {
 		g := &sh.groups[gid]
-		if g.labels == "" {
+		if g.lref == 0 {
 			continue
 		}
-		lbuf, _, _ = a.syms.unpack(g.labels, lbuf[:0])
+		lbuf, _, _ = a.syms.unpack(sh.labels.get(g.lref), lbuf[:0])
 		e.uv(uint64(len(lbuf)))
 		for _, lb := range lbuf {
 			e.str(lb.Name)

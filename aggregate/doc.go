@@ -285,7 +285,8 @@
 // all in flat slices and open-addressing tables of pointer-free entries
 // (one allocation per structure, not per series):
 //
-//	shard ─┬─ groups   []groupRec: 2 hashes, packed labels, lastSeen (40 B)
+//	shard ─┬─ groups   []groupRec: 2 hashes, labels reference, lastSeen (32 B)
+//	       ├─ labels   the groups' packed labels, back to back in one arena
 //	       ├─ index    group hash → group id (8 B entries)
 //	       ├─ slots    K per group: window number + layout words (avg: 4 words)
 //	       │           + sketch / unique set / rate list per slot when configured
@@ -304,7 +305,10 @@
 // it; memberships of windows that fall off the bitmap while still open go
 // to a per-window spill set, so counting stays exact for any lateness.
 // When fewer than a quarter of a shard's group ids are in use after a
-// burst, Flush compacts them, and tables shrink once mostly empty.
+// burst, Flush compacts them, tables shrink once mostly empty, and the
+// label arena is rewritten once forgotten groups' labels fill most of it
+// (the bytes of an arena are never changed, so labels already emitted
+// stay valid).
 //
 // Push first computes the group key and hashes of every matched series,
 // then aggregates them shard by shard, taking each shard's lock once per

@@ -283,7 +283,7 @@ func (a *Aggregator) takeOut(fw *flushWorker, sh *shard, w int64) {
 // group gid of sh, appends them to fw's emit buffer and frees the slot.
 func (a *Aggregator) copyOut(fw *flushWorker, sh *shard, st *slotStore, i int, gid uint32) {
 	l, f := &a.layout, st.f(i)
-	r := emitRec{labels: sh.groups[gid].labels, vals: len(fw.vals)}
+	r := emitRec{labels: sh.labels.get(sh.groups[gid].lref), vals: len(fw.vals)}
 	if fw.rollup != nil {
 		r.pw = len(fw.pwords)
 		fw.pwords = append(fw.pwords, f...)

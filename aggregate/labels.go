@@ -93,9 +93,10 @@ func (t *symtab) add(s string, out []string) (uint32, bool) {
 }
 
 // pack encodes key (sorted group labels with a __name__) into a packed
-// string, interning what the limits allow. outNames returns the output
-// names of a metric name being interned.
-func (sy *symbols) pack(key []batch.Label, outNames func(metric string) []string) string {
+// string stored in ar, interning what the limits allow, and returns its
+// reference in ar (false: ar is full). outNames returns the output names
+// of a metric name being interned. The caller holds the lock of ar's shard.
+func (sy *symbols) pack(key []batch.Label, outNames func(metric string) []string, ar *labelArena) (uint32, bool) {
 	sy.mu.Lock()
 	defer sy.mu.Unlock()
 	buf := sy.buf[:0]
@@ -139,7 +140,7 @@ func (sy *symbols) pack(key []batch.Label, outNames func(metric string) []string
 		buf = appendInline(buf, l.Value)
 	}
 	sy.buf = buf
-	return string(buf)
+	return ar.add(buf)
 }
 
 func appendSymRef(buf []byte, id uint32) []byte {

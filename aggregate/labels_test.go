@@ -23,9 +23,14 @@ func TestPackRoundTrip(t *testing.T) {
 	for i := range 2 * maxValuesPerName { // the id label stops interning values
 		sets = append(sets, []batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: "v" + strconv.Itoa(i)}})
 	}
+	var ar labelArena
 	packed := make([]string, len(sets))
 	for i, ls := range sets {
-		packed[i] = sy.pack(ls, testOutNames)
+		ref, ok := sy.pack(ls, testOutNames, &ar)
+		if !ok {
+			t.Fatalf("set %d: the arena is full", i)
+		}
+		packed[i] = ar.get(ref)
 	}
 	for i, ls := range sets {
 		got, nameIdx, sym := sy.unpack(packed[i], nil)
@@ -53,12 +58,13 @@ func TestPackRoundTrip(t *testing.T) {
 // their output names computed at emission.
 func TestPackFullSymbolTable(t *testing.T) {
 	sy := newSymbols()
+	var ar labelArena
 	for i := range symMax {
-		sy.pack([]batch.Label{{Name: "__name__", Value: "m" + strconv.Itoa(i)}}, testOutNames)
+		sy.pack([]batch.Label{{Name: "__name__", Value: "m" + strconv.Itoa(i)}}, testOutNames, &ar)
 	}
 	ls := []batch.Label{{Name: "__name__", Value: "new"}, {Name: "x", Value: "y"}}
-	p := sy.pack(ls, testOutNames)
-	got, _, sym := sy.unpack(p, nil)
+	ref, _ := sy.pack(ls, testOutNames, &ar)
+	got, _, sym := sy.unpack(ar.get(ref), nil)
 	if sym != nil || !slices.Equal(got, ls) {
 		t.Errorf("unpack = %v, %v; want %v inline", got, sym, ls)
 	}

@@ -31,7 +31,7 @@ func (a *Aggregator) stateSize() stateSize {
 		sh.mu.Lock()
 		for _, g := range sh.groups {
 			switch {
-			case g.labels == "":
+			case g.lref == 0:
 			case g.overflow():
 				s.overflow++
 			default:

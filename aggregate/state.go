@@ -40,7 +40,8 @@ type shardState struct {
 	// being emitted by the running Flush. Only Flush raises it, under mu.
 	watermark int64
 
-	groups   []groupRec // by group id; labels == "" marks a free id
+	groups   []groupRec // by group id; lref == 0 marks a free id
+	labels   labelArena // the groups' packed labels
 	freeGids []uint32   // free group ids, reused first
 	nGroups  int        // groups in use
 	index    groupIndex // group hash -> group id
@@ -62,12 +63,11 @@ type shardState struct {
 }
 
 // groupRec is one group: one output series per configured output. It
-// holds no pointer but its packed labels, so a million groups cost the GC
-// one scan of a flat slice.
+// holds no pointer, so a million groups cost the GC nothing to scan.
 type groupRec struct {
 	hash     uint64 // ghash.h
 	check    uint64 // ghash.check
-	labels   string // packed (see labels.go), immutable; "" for a free id
+	lref     uint32 // packed labels in shard.labels (see labels.go); 0 for a free id
 	lastSeen int32  // wall time of the last aggregated sample, see shard.seconds
 	meta     uint32 // extra slots in use << metaExtraShift | metaRates | metaOverflow
 }
@@ -281,6 +281,7 @@ func (sh *shard) removeGroup(gid uint32) {
 			break
 		}
 	}
+	sh.labels.remove(sh.groups[gid].lref)
 	sh.groups[gid] = groupRec{}
 	sh.freeGids = append(sh.freeGids, gid)
 	sh.nGroups--

@@ -6,8 +6,9 @@ package aggregate
 // come after every window they emitted), the counter baselines and dedup
 // buckets of input series idle as long, and the count_series memberships of input series
 // whose latest window is closed. Forgotten groups go to a.stale.
-// It compacts the shard's group storage when most ids are free. The
-// caller holds sh.mu and flushMu.
+// It compacts the shard's group storage when most ids are free, and its
+// label arena when most of it belongs to forgotten groups. The caller
+// holds sh.mu and flushMu.
 func (a *Aggregator) sweep(sh *shard, nowMs int64, groups bool) {
 	cutoff := nowMs - a.stalenessMs
 	base := sh.clockBase
@@ -18,10 +19,10 @@ func (a *Aggregator) sweep(sh *shard, nowMs int64, groups bool) {
 			break
 		}
 		g := &sh.groups[gid]
-		if g.labels == "" || !stale(g.lastSeen) || sh.live(uint32(gid), k) {
+		if g.lref == 0 || !stale(g.lastSeen) || sh.live(uint32(gid), k) {
 			continue
 		}
-		r := emitRec{labels: g.labels, stale: true}
+		r := emitRec{labels: sh.labels.get(g.lref), stale: true}
 		if !g.ratesEmitted() {
 			r.skip = a.rateOutputs()
 		}
@@ -53,6 +54,9 @@ func (a *Aggregator) sweep(sh *shard, nowMs int64, groups bool) {
 	if len(sh.groups) > compactMinGroups && sh.nGroups*4 < len(sh.groups) {
 		a.compact(sh)
 	}
+	if sh.labels.wasteful() {
+		sh.compactLabels()
+	}
 }
 
 // rateOutputs returns the bits of the rate_sum and rate_avg outputs, the
@@ -82,7 +86,7 @@ func (a *Aggregator) compact(sh *shard) {
 	slots.grow(n*k, l)
 	for gid := range sh.groups {
 		g := &sh.groups[gid]
-		if g.labels == "" {
+		if g.lref == 0 {
 			continue
 		}
 		ng := len(groups)
