@@ -309,8 +309,19 @@ func BenchmarkStateMemoryBenchYAML(b *testing.B) {
 // input series, in requests of 2,000 series with one sample each. Every
 // series sends ten times per 10 s window, so groups, slots and baselines
 // exist and most Pushes only aggregate. Each op is one request pushed to
-// the three aggregations; windows are flushed, untimed, as they close.
+// the three aggregations (or, in the sub-benchmark named after one, to
+// that one only); windows are flushed, untimed, as they close.
 func BenchmarkPushBenchYAML(b *testing.B) {
+	for _, only := range []string{"", "rpm", "distance", "latest"} {
+		name := "all"
+		if only != "" {
+			name = only
+		}
+		b.Run(name, func(b *testing.B) { benchPushBenchYAML(b, only) })
+	}
+}
+
+func benchPushBenchYAML(b *testing.B, only string) {
 	const vehicles, chunk = 25_000, 2_000
 	v := fleetValues()
 	aggs := benchYAMLAggregations(b)
@@ -380,7 +391,9 @@ func BenchmarkPushBenchYAML(b *testing.B) {
 		}
 		r := reqs[i%len(reqs)]
 		for _, a := range aggs {
-			a.Push(r, marks, time.UnixMilli(ts))
+			if only == "" || a.Name() == only {
+				a.Push(r, marks, time.UnixMilli(ts))
+			}
 		}
 		i++
 	}
