@@ -120,17 +120,22 @@ func TestMalformedAndRejectedPayloadsAreAckedAndCounted(t *testing.T) {
 	m.Publish(t, "t/good", []byte("good 1"), qos1)
 	h.p.waitSeries(t, `a{}`, `good{}`)
 
-	for result, want := range map[string]float64{ResultMalformed: 1, ResultRejected: 1, ResultAccepted: 1, ResultRetried: 0} {
-		if got := h.messages(result); got != want {
-			t.Errorf("messages_total{result=%q} = %v, want %v", result, got, want)
+	// A message is counted after the pipeline took its series: wait for
+	// the counts rather than read them once.
+	testenv.WaitFor(t, 10*time.Second, "the message counts", func() error {
+		for result, want := range map[string]float64{ResultMalformed: 1, ResultRejected: 1, ResultAccepted: 1, ResultRetried: 0} {
+			if got := h.messages(result); got != want {
+				return fmt.Errorf("messages_total{result=%q} = %v, want %v", result, got, want)
+			}
 		}
-	}
-	if got := h.gauge("premetrics_ingest_rejected_samples_total", "reason", "malformed"); got != 1 {
-		t.Errorf("rejected_samples_total{reason=malformed} = %v, want 1", got)
-	}
-	if got := h.samplesTotal(); got != 2 {
-		t.Errorf("samples_total = %v, want 2", got)
-	}
+		if got := h.gauge("premetrics_ingest_rejected_samples_total", "reason", "malformed"); got != 1 {
+			return fmt.Errorf("rejected_samples_total{reason=malformed} = %v, want 1", got)
+		}
+		if got := h.samplesTotal(); got != 2 {
+			return fmt.Errorf("samples_total = %v, want 2", got)
+		}
+		return nil
+	})
 	h.waitLog(t, "malformed MQTT payload; acknowledged and dropped", "topic=t/poison", "not a text payload",
 		"rejected items in an MQTT message", "topic=t/partly", "reason=malformed")
 	testenv.WaitFor(t, 5*time.Second, "3 PUBACKs", func() error {
