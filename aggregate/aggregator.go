@@ -435,7 +435,7 @@ func (a *Aggregator) newGroup(sh *shard, gh ghash, key []batch.Label, overflow b
 			panic("aggregate: a shard's label arena is full")
 		}
 	}
-	g := groupRec{hash: gh.h, check: gh.check, lref: ref}
+	g := groupRec{check: gh.check, hashHi: uint32(gh.h >> 32), lref: ref}
 	if overflow {
 		g.meta = metaOverflow
 	}
@@ -473,9 +473,9 @@ func newHashSeed() [8]byte {
 }
 
 // ghash identifies a group key: h places the group in a shard and in its
-// index, check is an independent second hash of the same bytes. Together
-// they are a 128-bit keyed hash, and a group is found by comparing both
-// instead of its labels (see doc.go, "Group identity").
+// index, check is an independent second hash of the same bytes. A group is
+// found by comparing check and the upper half of h (the part groupRec
+// keeps) instead of its labels (see doc.go, "Group identity").
 type ghash struct{ h, check uint64 }
 
 // groupHash returns the hashes of group key and buf for reuse. h is

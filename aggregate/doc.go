@@ -83,15 +83,20 @@
 // (judged to the second: between staleness_interval and
 // staleness_interval + 1s) that has no window of the group open and
 // raises the watermark (a Flush at the same or an earlier time than the
-// one before forgets no group, nor does one with force). Input series are identified by the 64-bit
-// batch.Hash of their labels: two series with colliding hashes would
+// one before forgets no group, nor does one with force).
+//
+// # Group identity
+//
+// Input series are identified by the 64-bit batch.Hash of their labels: two series with colliding hashes would
 // share a baseline and count once (probability about n²/2^65 for n
-// series). Groups are identified by two independent 64-bit hashes of
-// their labels, both keyed with random seeds (a 128-bit keyed hash): two
-// group keys collide with probability about n²/2^129, 10^-25 for 10M
-// groups, and nobody can construct a collision without the seeds. This
-// replaces a label comparison on every sample, the largest single cost of
-// Push before.
+// series). Groups are identified by two independent hashes of their
+// labels, both keyed with random seeds: the upper 32 bits of the placing
+// hash, which the index entry and the group record both keep, and the
+// 64-bit check in the record, 96 bits in all. Two group keys collide with
+// probability about n²/2^97, 6×10^-16 for 10M groups, and nobody can
+// construct a collision without the seeds. This replaces a label
+// comparison on every sample, the largest single cost of Push before; the
+// record keeps no more of the hash so that it fits in 24 bytes.
 //
 // # Rollups
 //
@@ -285,7 +290,7 @@
 // all in flat slices and open-addressing tables of pointer-free entries
 // (one allocation per structure, not per series):
 //
-//	shard ─┬─ groups   []groupRec: 2 hashes, labels reference, lastSeen (32 B)
+//	shard ─┬─ groups   []groupRec: hashes, labels reference, lastSeen (24 B)
 //	       ├─ labels   the groups' packed labels, back to back in one arena
 //	       ├─ index    group hash → group id (8 B entries)
 //	       ├─ slots    K per group: window number + layout words (avg: 4 words)

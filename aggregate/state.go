@@ -64,13 +64,23 @@ type shardState struct {
 
 // groupRec is one group: one output series per configured output. It
 // holds no pointer, so a million groups cost the GC nothing to scan.
+//
+// Of the placing hash it keeps the upper half, which places the group in
+// the index (whose entries hold it too); with the check that makes 96 bits
+// of identity (see doc.go, "Group identity").
 type groupRec struct {
-	hash     uint64 // ghash.h
 	check    uint64 // ghash.check
+	hashHi   uint32 // ghash.h >> 32
 	lref     uint32 // packed labels in shard.labels (see labels.go); 0 for a free id
 	lastSeen int32  // wall time of the last aggregated sample, see shard.seconds
 	meta     uint32 // extra slots in use << metaExtraShift | metaRates | metaOverflow
 }
+
+// placing returns the part of the group's placing hash the index uses.
+func (g *groupRec) placing() uint64 { return uint64(g.hashHi) << 32 }
+
+// is reports whether the group has hashes gh.
+func (g *groupRec) is(gh ghash) bool { return g.check == gh.check && g.hashHi == uint32(gh.h>>32) }
 
 // Bits of groupRec.meta.
 const (
@@ -231,7 +241,7 @@ func (sh *shard) seconds(nowMs int64) int32 {
 func (sh *shard) lookup(gh ghash) int {
 	for p := sh.index.find(gh.h); p >= 0; p = sh.index.next(gh.h, p) {
 		gid := sh.index.gid(p)
-		if g := &sh.groups[gid]; g.hash == gh.h && g.check == gh.check {
+		if sh.groups[gid].is(gh) {
 			return int(gid)
 		}
 	}
@@ -241,7 +251,7 @@ func (sh *shard) lookup(gh ghash) int {
 // lookupHinted is lookup that tries group id hint (-1: none) first.
 func (sh *shard) lookupHinted(gh ghash, hint int32) int {
 	if uint(hint) < uint(len(sh.groups)) {
-		if g := &sh.groups[hint]; g.hash == gh.h && g.check == gh.check {
+		if sh.groups[hint].is(gh) {
 			return int(hint)
 		}
 	}
@@ -267,14 +277,14 @@ func (sh *shard) addGroup(g groupRec, k int, l *layout) uint32 {
 	if l.total {
 		sh.totals[gid] = 0
 	}
-	sh.index.insert(g.hash, gid)
+	sh.index.insert(g.placing(), gid)
 	sh.nGroups++
 	return gid
 }
 
 // removeGroup forgets group gid, which has no slot in use.
 func (sh *shard) removeGroup(gid uint32) {
-	h := sh.groups[gid].hash
+	h := sh.groups[gid].placing()
 	for p := sh.index.find(h); p >= 0; p = sh.index.next(h, p) {
 		if sh.index.gid(p) == gid {
 			sh.index.remove(p)

@@ -110,6 +110,6 @@ func (a *Aggregator) compact(sh *shard) {
 	sh.groups, sh.slots, sh.totals, sh.freeGids = groups, slots, totals, nil
 	sh.index.reset()
 	for gid := range groups {
-		sh.index.insert(groups[gid].hash, uint32(gid))
+		sh.index.insert(groups[gid].placing(), uint32(gid))
 	}
 }
