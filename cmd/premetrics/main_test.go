@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func writeFile(t *testing.T, content string) string {
@@ -114,5 +115,45 @@ func TestRunFailsClearlyOnBadConfig(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "field bogus not found") {
 		t.Fatalf("stderr: %s", errOut.String())
+	}
+}
+
+// mismatchedDerive compiles, but its derive record reads outputs of two
+// aggregations that close at different times: premetrics check rejects it.
+const mismatchedDerive = `
+server: {listen_address: 127.0.0.1:0}
+aggregations:
+  - {name: errors, match: video_errors, interval: 1m, by: [title], outputs: [sum_samples]}
+  - {name: views, match: video_views, interval: 5s, by: [title], outputs: [sum_samples]}
+derive:
+  - record: ratio
+    expr: video_errors:1m_by_title_sum_samples / video_views:5s_by_title_sum_samples
+remote_write:
+  - url: http://127.0.0.1:1/api/v1/write
+`
+
+// run refuses what check refuses, with check's text, before it listens.
+func TestRunRefusesWhatCheckRejects(t *testing.T) {
+	file := writeFile(t, mismatchedDerive)
+	var checkErr bytes.Buffer
+	if code := dispatch([]string{"check", file}, &bytes.Buffer{}, &checkErr); code != 1 {
+		t.Fatalf("check: exit %d, want 1", code)
+	}
+	var errOut bytes.Buffer
+	exit := make(chan int, 1)
+	args := []string{"run", "--config.file=" + file, "--storage.path=" + t.TempDir()}
+	go func() { exit <- dispatch(args, &bytes.Buffer{}, &errOut) }()
+	select {
+	case code := <-exit:
+		if code != 1 {
+			t.Fatalf("run: exit %d, want 1; stderr:\n%s", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run started with a config premetrics check rejects") // its goroutine is left running
+	}
+	for _, want := range []string{"INVALID", "derive[0].expr: reads inputs that close at different times"} {
+		if !strings.Contains(errOut.String(), want) || !strings.Contains(checkErr.String(), want) {
+			t.Errorf("want %q in run's stderr:\n%s\nand in check's:\n%s", want, errOut.String(), checkErr.String())
+		}
 	}
 }

@@ -122,6 +122,9 @@ func (r *reloader) swap() error {
 		r.log.Warn("config change not applied, requires a restart: "+field, "file", r.file)
 	}
 	keepRestartOnly(cfg, old.cfg)
+	if err := checkPipeline(cfg); err != nil { // as premetrics check and run do
+		return err
+	}
 	c, err := compileReusing(cfg, r.obs, &old)
 	if err != nil {
 		return err

@@ -101,6 +101,17 @@ func TestReloadReusesUnchangedAndRejectsInvalid(t *testing.T) {
 		t.Errorf("last_reload_successful = %g, want 0", got)
 	}
 
+	// Valid YAML that premetrics check rejects against the pipeline is
+	// refused too.
+	write(mismatchedDerive)
+	if err := rl.reload(); err == nil || !strings.Contains(err.Error(), "reads inputs that close at different times") {
+		t.Fatalf("reload of a derive record over mismatched windows: %v", err)
+	}
+	if rl.current().c != next {
+		t.Fatal("a reload refused by the pipeline check replaced the running components")
+	}
+	write("aggregations: [{name: bad, interval: -1m}]\n")
+
 	// Over HTTP: 400 with the same text.
 	rec := httptest.NewRecorder()
 	rl.reloadHandler(rec, httptest.NewRequest(http.MethodPost, "/-/reload", nil))

@@ -139,6 +139,12 @@ func run(f runFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// What premetrics check rejects does not start either: a derive record
+	// whose inputs never close together, an alert on a label the pipeline
+	// drops.
+	if err := checkPipeline(cfg); err != nil {
+		return fmt.Errorf("%s", invalidConfig(f.configFile, err))
+	}
 	defer obs.stopAllEnrich() // enrichment refresh loops end after the last Ingest
 	if err := obs.startEnrich(c.enrich); err != nil {
 		return err // a required enrichment table could not be loaded

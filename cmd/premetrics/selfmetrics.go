@@ -39,9 +39,20 @@ remote_write:
 // <name>_bucket, <name>_sum and <name>_count series, a summary its _sum
 // and _count, when its type is known: always for those with a series once
 // a config is compiled. The map is built once; callers must not modify it.
-func selfMetricNames() map[string]bool { return selfMetrics() }
+func selfMetricNames() map[string]bool {
+	selfMetricsOnce.Do(func() { selfMetrics = collectSelfMetricNames() })
+	return selfMetrics
+}
 
-var selfMetrics = sync.OnceValue(func() map[string]bool {
+// Built on first use, not as a package variable's initializer: building
+// compiles a config and a mux, whose reload handler checks configs
+// against these names.
+var (
+	selfMetricsOnce sync.Once
+	selfMetrics     map[string]bool
+)
+
+func collectSelfMetricNames() map[string]bool {
 	obs := newObservability(nil)
 	// What run registers besides newObservability. Should the config not
 	// compile (a bug TestSelfMetricNames reports), the names are still
@@ -86,7 +97,7 @@ var selfMetrics = sync.OnceValue(func() map[string]bool {
 		}
 	}
 	return names
-})
+}
 
 // fqNameRE takes the metric name out of prometheus.Desc.String, which has
 // no accessor for it.
