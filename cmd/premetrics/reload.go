@@ -6,13 +6,16 @@ import (
 	"log/slog"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/config"
+	"github.com/premetrics/premetrics/derive"
 	"github.com/premetrics/premetrics/remotewrite"
 )
 
@@ -150,6 +153,7 @@ func (r *reloader) swap() error {
 	c.mqtt = old.c.mqtt // running subscribers; the new ones only validated
 	r.cur = running{cfg: cfg, c: c}
 	r.obs.stopEnrich(retiredEnrich(old.c, c)) // no ingest uses them after the swap
+	r.forgetRemoved(old.cfg, cfg)
 
 	dctx, cancel := context.WithTimeout(context.Background(), r.drainTimeout)
 	defer cancel()
@@ -168,6 +172,23 @@ func (r *reloader) swap() error {
 		"aggregations", len(c.aggs), "aggregations_kept", kept,
 		"remote_write", len(c.queues), "remote_write_replaced", len(stale))
 	return nil
+}
+
+// forgetRemoved deletes the self-metric series of the aggregations and
+// derive records that next no longer has, by name, once the swap flushed
+// them: /metrics stops showing what no longer runs. Those kept by name
+// (changed or not) share their series with the running ones and keep them.
+func (r *reloader) forgetRemoved(old, next *config.Config) {
+	for _, a := range old.Aggregations {
+		if !slices.ContainsFunc(next.Aggregations, func(b aggregate.Config) bool { return b.Name == a.Name }) {
+			r.obs.aggregate.Forget(a.Name)
+		}
+	}
+	for _, d := range old.Derive {
+		if !slices.ContainsFunc(next.Derive, func(e derive.Config) bool { return e.Record == d.Record }) {
+			r.obs.derive.Forget(d.Record)
+		}
+	}
 }
 
 func contains[T comparable](s []T, v T) bool {

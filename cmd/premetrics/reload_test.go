@@ -140,3 +140,78 @@ func runningFor(t *testing.T, file string, obs *observability) running {
 }
 
 func loadForTest(file string) (*config.Config, error) { return config.LoadFile(file) }
+
+// A reload that removes an aggregation or a derive record deletes their
+// self-metric series; those it keeps, changed or not, keep theirs.
+func TestReloadForgetsRemovedMetricSeries(t *testing.T) {
+	rw := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer rw.Close()
+	const base = `
+server: {listen_address: 127.0.0.1:0}
+aggregations:
+  - {name: kept, match: x, interval: 1m, by: [a], outputs: [sum_samples]}
+  - {name: gone, match: y, interval: 1m, by: [a], outputs: [sum_samples]}
+derive:
+  - {record: kept_ratio, expr: "x:1m_by_a_sum_samples / 2"}
+  - {record: gone_ratio, expr: "y:1m_by_a_sum_samples / 2"}
+remote_write:
+  - {url: URL}
+`
+	file := writeFile(t, strings.ReplaceAll(base, "URL", rw.URL))
+	obs := newObservability(nil)
+	r := runningFor(t, file, obs)
+	rl := newReloader(runFlags{configFile: file, shutdownTimeout: 5 * time.Second}, r.cfg, r.c, obs, obs.log)
+	for _, q := range r.c.queues {
+		q.Start()
+	}
+	defer func() {
+		for _, q := range rl.current().c.queues {
+			_ = q.Stop(context.Background())
+		}
+	}()
+	// labelled returns the metric families with a series labelled name=value.
+	labelled := func(name, value string) []string {
+		mfs, err := obs.reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, mf := range mfs {
+			for _, m := range mf.GetMetric() {
+				for _, lp := range m.GetLabel() {
+					if lp.GetName() == name && lp.GetValue() == value {
+						out = append(out, mf.GetName())
+					}
+				}
+			}
+		}
+		return out
+	}
+	for _, c := range [][2]string{{"aggregation", "kept"}, {"aggregation", "gone"}, {"record", "kept_ratio"}, {"record", "gone_ratio"}} {
+		if len(labelled(c[0], c[1])) == 0 {
+			t.Fatalf("before the reload: no series with %s=%q", c[0], c[1])
+		}
+	}
+
+	next := strings.NewReplacer(
+		"  - {name: gone, match: y, interval: 1m, by: [a], outputs: [sum_samples]}\n", "",
+		"  - {record: gone_ratio, expr: \"y:1m_by_a_sum_samples / 2\"}\n", "",
+		"outputs: [sum_samples]}", "outputs: [sum_samples, max]}", // kept, but changed
+		"URL", rw.URL).Replace(base)
+	if err := os.WriteFile(file, []byte(next), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := rl.reload(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][2]string{{"aggregation", "gone"}, {"record", "gone_ratio"}} {
+		if got := labelled(c[0], c[1]); len(got) != 0 {
+			t.Errorf("after the reload: %s=%q still on %v", c[0], c[1], got)
+		}
+	}
+	for _, c := range [][2]string{{"aggregation", "kept"}, {"record", "kept_ratio"}} {
+		if len(labelled(c[0], c[1])) == 0 {
+			t.Errorf("after the reload: the series with %s=%q are gone", c[0], c[1])
+		}
+	}
+}
