@@ -37,16 +37,7 @@ func TestReloadReusesUnchangedAndRejectsInvalid(t *testing.T) {
 	var logs bytes.Buffer
 	log, _ := newLogger(&logs, "info", "logfmt")
 	obs := newObservability(log)
-	r := runningFor(t, file, obs)
-	rl := newReloader(runFlags{configFile: file, shutdownTimeout: 5 * time.Second}, r.cfg, r.c, obs, log)
-	for _, q := range r.c.queues {
-		q.Start()
-	}
-	defer func() {
-		for _, q := range rl.current().c.queues {
-			_ = q.Stop(context.Background())
-		}
-	}()
+	rl, r := reloaderFor(t, file, obs)
 
 	// Unchanged file: everything is reused.
 	if err := rl.reload(); err != nil {
@@ -126,6 +117,24 @@ func TestReloadReusesUnchangedAndRejectsInvalid(t *testing.T) {
 	}
 }
 
+// reloaderFor compiles file into what run would start and returns a
+// reloader over it with it, its remote write queues started (stopped
+// when the test ends).
+func reloaderFor(t *testing.T, file string, obs *observability) (*reloader, running) {
+	t.Helper()
+	r := runningFor(t, file, obs)
+	rl := newReloader(runFlags{configFile: file, shutdownTimeout: 5 * time.Second}, r.cfg, r.c, obs, obs.log)
+	for _, q := range r.c.queues {
+		q.Start()
+	}
+	t.Cleanup(func() {
+		for _, q := range rl.current().c.queues {
+			_ = q.Stop(context.Background())
+		}
+	})
+	return rl, r
+}
+
 func runningFor(t *testing.T, file string, obs *observability) running {
 	t.Helper()
 	cfg, err := loadForTest(file)
@@ -159,16 +168,7 @@ remote_write:
 `
 	file := writeFile(t, strings.ReplaceAll(base, "URL", rw.URL))
 	obs := newObservability(nil)
-	r := runningFor(t, file, obs)
-	rl := newReloader(runFlags{configFile: file, shutdownTimeout: 5 * time.Second}, r.cfg, r.c, obs, obs.log)
-	for _, q := range r.c.queues {
-		q.Start()
-	}
-	defer func() {
-		for _, q := range rl.current().c.queues {
-			_ = q.Stop(context.Background())
-		}
-	}()
+	rl, _ := reloaderFor(t, file, obs)
 	// labelled returns the metric families with a series labelled name=value.
 	labelled := func(name, value string) []string {
 		mfs, err := obs.reg.Gather()
