@@ -193,7 +193,12 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, gid int, key []batch.Label,
 	// A missing group is created on the first aggregated sample.
 	reserved := false
 	if gid < 0 {
-		if !a.reserveGroup(overflow) {
+		ok := a.reserveGroup(overflow)
+		if ok && !sh.roomFor(key) { // the shard's label arena is full
+			a.releaseGroup(overflow)
+			ok = false
+		}
+		if !ok {
 			if !overflow {
 				return false
 			}
@@ -428,12 +433,8 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, gid int, key []batch.Label,
 // newGroup creates the group for key and returns its id.
 func (a *Aggregator) newGroup(sh *shard, gh ghash, key []batch.Label, overflow bool) int {
 	ref, ok := a.syms.pack(key, a.outputNamesFor, &sh.labels)
-	if !ok {
-		sh.compactLabels()
-		if ref, ok = a.syms.pack(key, a.outputNamesFor, &sh.labels); !ok {
-			// 4 GiB of live labels in one shard: memory ran out long before.
-			panic("aggregate: a shard's label arena is full")
-		}
+	if !ok { // pushSeries made room for key (shard.roomFor)
+		panic("aggregate: no room for a new group's labels")
 	}
 	g := groupRec{check: gh.check, hashHi: uint32(gh.h >> 32), lref: ref}
 	if overflow {

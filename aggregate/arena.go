@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"unsafe"
+
+	"github.com/premetrics/premetrics/batch"
 )
 
 // labelArena holds the packed labels (labels.go) of one shard's groups
@@ -19,8 +21,9 @@ type labelArena struct {
 	dead int // bytes of entries whose group is gone
 }
 
-// maxArenaBytes keeps every reference (offset + 1) within a uint32.
-const maxArenaBytes = math.MaxUint32 - 1
+// maxArenaBytes keeps every reference (offset + 1) within a uint32; a
+// variable so that tests can fill an arena.
+var maxArenaBytes = math.MaxUint32 - 1
 
 // arenaCompactMin is the least number of dead bytes worth a compaction.
 const arenaCompactMin = 64 << 10
@@ -59,6 +62,31 @@ func (ar *labelArena) remove(ref uint32) {
 // wasteful reports whether dead entries take most of the arena.
 func (ar *labelArena) wasteful() bool {
 	return ar.dead >= arenaCompactMin && ar.dead > len(ar.b)-ar.dead
+}
+
+// roomFor reports whether the labels of a new group with key fit in the
+// arena, compacting it first if they do not. A shard whose live labels
+// fill 4 GiB creates no more groups (pushSeries counts them as over the
+// group limit).
+func (sh *shard) roomFor(key []batch.Label) bool {
+	if sh.labels.fits(key) {
+		return true
+	}
+	if sh.labels.dead > 0 {
+		sh.compactLabels()
+	}
+	return sh.labels.fits(key)
+}
+
+// fits reports whether the packed form of key (at most its label bytes
+// and two uvarints per label, plus the name index, the length and the
+// metric ref) certainly fits.
+func (ar *labelArena) fits(key []batch.Label) bool {
+	n := 3 * binary.MaxVarintLen32
+	for _, l := range key {
+		n += len(l.Name) + len(l.Value) + 2*binary.MaxVarintLen32
+	}
+	return len(ar.b)+n <= maxArenaBytes
 }
 
 // compactLabels copies the labels of sh's groups into a new arena without

@@ -309,6 +309,9 @@ func (a *Aggregator) decodeShard(d *dec, sh *shard, idx int, emitted, nowMs int6
 		if d.err != nil || !a.reserveGroup(overflow) {
 			return errors.Join(d.err, errors.New("more groups than the aggregation's limit"))
 		}
+		if !sh.roomFor(key) {
+			return errors.New("more group labels than a shard's label arena holds")
+		}
 		gid := uint32(a.newGroup(sh, gh, key, overflow))
 		g := &sh.groups[gid]
 		g.lastSeen = seen

@@ -313,7 +313,8 @@
 // burst, Flush compacts them, tables shrink once mostly empty, and the
 // label arena is rewritten once forgotten groups' labels fill most of it
 // (the bytes of an arena are never changed, so labels already emitted
-// stay valid).
+// stay valid). A shard's arena holds at most 4 GiB of labels; a group that
+// would not fit is refused as over max_output_series.
 //
 // Push first computes the group key and hashes of every matched series,
 // then aggregates them shard by shard, taking each shard's lock once per

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -276,5 +277,54 @@ func TestFlushEach(t *testing.T) {
 		if calls < len(got)/(maxSeries+perGroup) {
 			t.Errorf("workers %d: %d calls for %d series", workers, calls, len(got))
 		}
+	}
+}
+
+// A shard whose label arena is full creates no more groups: their series
+// are counted as over the group limit (in their metric's overflow group
+// while it fits, dropped beyond), nothing panics, and the groups that
+// exist keep their labels.
+func TestFullLabelArena(t *testing.T) {
+	defer func(n int) { maxArenaBytes = n }(maxArenaBytes)
+	maxArenaBytes = 4096
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	a := mustNew(t, Config{Name: "full", Interval: model.Duration(time.Second), By: []string{"id"}, Outputs: []string{"count_samples"}},
+		Options{Metrics: m, Dropped: telemetry.NewDroppedSamples(reg)})
+	const n = 5000
+	pad := strings.Repeat("v", 200)
+	b := &batch.Batch{}
+	for i := range n {
+		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: strconv.Itoa(i) + pad}},
+			[]batch.Sample{{Timestamp: 1, Value: 1}})
+	}
+	a.Push(b, make([]uint8, n), time.UnixMilli(1))
+	s := checkBudget(t, a, DefaultMaxOutputSeries, DefaultMaxInputSeries)
+	// The first maxValuesPerName ids are interned: their groups take a
+	// few bytes of arena each.
+	if s.groups == 0 || s.groups > numShards*(4096/200)+maxValuesPerName {
+		t.Fatalf("%d groups in %d arenas of 4096 bytes for 200-byte labels", s.groups, numShards)
+	}
+	for i := range a.shards {
+		if l := len(a.shards[i].labels.b); l > maxArenaBytes {
+			t.Fatalf("shard %d: arena of %d bytes, beyond %d", i, l, maxArenaBytes)
+		}
+	}
+	if got := metricValue(t, m.rejected.WithLabelValues("full", reasonOutputSeriesLimit)); got != float64(n-s.groups) {
+		t.Errorf("rejected{output_series_limit} = %v, want %d (%d series, %d groups)", got, n-s.groups, n, s.groups)
+	}
+	out := &batch.Batch{}
+	a.Flush(time.UnixMilli(10_000), false, out)
+	plain := 0
+	for i := range out.Series {
+		if batch.Get(out.Series[i].Labels, OverflowLabel) == "" {
+			if id := batch.Get(out.Series[i].Labels, "id"); !strings.HasSuffix(id, pad) {
+				t.Fatalf("emitted id %q, not one pushed", id)
+			}
+			plain++
+		}
+	}
+	if plain != s.groups {
+		t.Errorf("emitted %d groups' series, want %d", plain, s.groups)
 	}
 }
