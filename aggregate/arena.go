@@ -100,10 +100,9 @@ func (sh *shard) compactLabels() {
 		if g.lref == 0 {
 			continue
 		}
-		ref, ok := sh.labels.add([]byte(old.get(g.lref))) // fits: it did before
-		if !ok {
-			panic("aggregate: compacted labels do not fit their arena")
-		}
-		g.lref = ref
+		_, size := old.entry(g.lref)
+		off := int(g.lref - 1)
+		g.lref = uint32(len(sh.labels.b)) + 1 // within the old arena's references
+		sh.labels.b = append(sh.labels.b, old.b[off:off+size]...)
 	}
 }

@@ -328,3 +328,43 @@ func TestFullLabelArena(t *testing.T) {
 		t.Errorf("emitted %d groups' series, want %d", plain, s.groups)
 	}
 }
+
+// Compacting a label arena keeps every live group's labels and drops the
+// dead entries' bytes.
+func TestCompactLabelsKeepsLiveGroups(t *testing.T) {
+	a := mustNew(t, Config{Name: "c", Interval: model.Duration(time.Second), By: []string{"id"}, Outputs: []string{"count_samples"}}, Options{})
+	pad := strings.Repeat("v", 100)
+	b := &batch.Batch{}
+	for i := range 3000 {
+		b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "id", Value: strconv.Itoa(i) + pad}},
+			[]batch.Sample{{Timestamp: 1, Value: 1}})
+	}
+	a.Push(b, make([]uint8, len(b.Series)), time.UnixMilli(1))
+	for i := range a.shards {
+		sh := &a.shards[i]
+		want := map[uint32]string{} // live group id → its labels
+		for gid := range sh.groups {
+			if gid%3 == 0 {
+				a.releaseGroup(false)
+				sh.removeGroup(uint32(gid))
+				continue
+			}
+			want[uint32(gid)] = strings.Clone(batch.String(unpacked(a, sh, uint32(gid))))
+		}
+		before, dead := len(sh.labels.b), sh.labels.dead
+		sh.compactLabels()
+		if got := len(sh.labels.b); got != before-dead || sh.labels.dead != 0 {
+			t.Fatalf("shard %d: %d arena bytes after compaction (dead %d), want %d", i, got, sh.labels.dead, before-dead)
+		}
+		for gid, w := range want {
+			if got := batch.String(unpacked(a, sh, gid)); got != w {
+				t.Fatalf("shard %d group %d: labels %s after compaction, want %s", i, gid, got, w)
+			}
+		}
+	}
+}
+
+func unpacked(a *Aggregator, sh *shard, gid uint32) []batch.Label {
+	ls, _, _ := a.syms.unpack(sh.labels.get(sh.groups[gid].lref), nil)
+	return ls
+}
