@@ -179,8 +179,9 @@ func (a *Aggregator) Name() string { return a.name }
 // (PushRollup; nil for raw input): each sample then merges it, and
 // updates as a value only what the partial cannot supply. It returns
 // false, having done nothing, when the series has no group yet and
-// max_output_series is reached.
-func (a *Aggregator) pushSeries(sh *shard, gh ghash, gid int, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, ru *rollupIn, c *pushCounts) bool {
+// max_output_series is reached, and the id of the group the samples went
+// to (-1 when none was created).
+func (a *Aggregator) pushSeries(sh *shard, gh ghash, gid int, key []batch.Label, seriesHash uint64, samples []batch.Sample, nowMs int64, overflow bool, ru *rollupIn, c *pushCounts) (bool, int) {
 	l := &a.layout
 	if ru != nil {
 		l = &ru.plan.fallback
@@ -200,10 +201,10 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, gid int, key []batch.Label,
 		}
 		if !ok {
 			if !overflow {
-				return false
+				return false, gid
 			}
 			c.groupLimitDropped += len(samples)
-			return true
+			return true, gid
 		}
 		reserved = true
 	}
@@ -427,7 +428,7 @@ func (a *Aggregator) pushSeries(sh *shard, gh ghash, gid int, key []batch.Label,
 			a.nCounted.Add(-1)
 		}
 	}
-	return true
+	return true, gid
 }
 
 // newGroup creates the group for key and returns its id.

@@ -266,7 +266,9 @@ func (a *Aggregator) Restore(sec checkpoint.Section, emitted int64, now time.Tim
 func (a *Aggregator) resetState() {
 	for i := range a.shards {
 		sh := &a.shards[i]
+		epoch := sh.epoch
 		sh.shardState = shardState{}
+		sh.epoch = epoch + 1 // routes to the groups of the failed restore are stale
 		sh.init()
 		sh.slots = newSlotStore(&a.layout)
 		sh.extraSlots = newSlotStore(&a.layout)

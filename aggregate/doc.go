@@ -98,6 +98,24 @@
 // comparison on every sample, the largest single cost of Push before; the
 // record keeps no more of the hash so that it fits in 24 bytes.
 //
+// # Routes
+//
+// Where a series goes depends on its labels and the aggregation's
+// definition alone, so a caller that sees the same series again and
+// again (package routecache, for the pipeline) may keep what Push found
+// for it: a Route, either "the match selector rejects it" or the shard,
+// group id and shard epoch of its group. PushRouted then skips the
+// selector, the group key and hashes and the index lookup for the series,
+// and goes straight to the group's record. A group id names another group
+// only after its group was forgotten or the shard's groups were
+// renumbered (sweep, compaction, a failed restore), and each of those
+// advances the shard's epoch; a route from an earlier epoch is stale and
+// the series is looked up by its hash again, getting a fresh route. A
+// series that goes to an overflow group, or creates no group, gets none.
+// With input_relabel_configs an aggregation takes no routes (Routable):
+// its per-series state is keyed by the hash of the relabeled labels, not
+// of the series' own.
+//
 // # Rollups
 //
 // An aggregation sees the outputs of those before it in config order
@@ -319,7 +337,7 @@
 // Push first computes the group key and hashes of every matched series,
 // then aggregates them shard by shard, taking each shard's lock once per
 // batch and prefetching the index, table and slot entries, group records
-// and packed labels a few series ahead (prefetch_*.s) once a shard holds
+// and packed labels a few series ahead (package prefetch) once a shard holds
 // a few hundred of them, so the cache misses of a large state overlap.
 // Of the two group hashes, the one that places a group (shard, index) is
 // xxhash of a random per-aggregation seed and the key, so a checkpoint

@@ -5,6 +5,7 @@ import (
 	"unsafe"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/internal/prefetch"
 )
 
 // Push prefetches the state a series will need a few series ahead, so
@@ -53,6 +54,18 @@ type pushItem struct {
 	series  int32 // index in the batch
 	k0, k1  int32 // group key: keys[k0:k1]; -1: not taken, the group exists
 	gidHint int32 // prefetchGroup's guess at the group id, +1 (0: none)
+	// route, when not 0, is the series' group route from an earlier push:
+	// gh is not computed unless the route turns out stale.
+	route Route
+}
+
+// shard returns the index of the item's shard.
+func (it *pushItem) shard() int {
+	if it.route != 0 {
+		s, _, _ := it.route.group()
+		return s
+	}
+	return int(it.gh.h % numShards)
 }
 
 // Push feeds the matching samples of b into their open windows.
@@ -77,11 +90,35 @@ type pushItem struct {
 // allocate, also across window turnover; input_relabel_configs allocate
 // only where package rules does (a templated value not memoised).
 func (a *Aggregator) Push(b *batch.Batch, marks []uint8, now time.Time) {
+	a.PushRouted(b, marks, now, nil, nil)
+}
+
+// PushRouted is Push with what the caller knows of b's series from earlier
+// pushes. hashes[i], when hashes is not nil, must be batch.Hash of series
+// i's labels. routes[i], when routes is not nil, is series i's Route from
+// this Aggregator's earlier pushes, or 0; PushRouted updates it to the
+// series' route now (left as it was when the series was not aggregated,
+// went to an overflow group, or the aggregation is not Routable). A route
+// given must have come from this Aggregator for a series with the same
+// labels: any other is wrong, not merely stale.
+func (a *Aggregator) PushRouted(b *batch.Batch, marks []uint8, now time.Time, hashes []uint64, routes []Route) {
+	if a.inRelabel != nil {
+		hashes, routes = nil, nil // neither describes the relabeled series
+	}
 	nowMs := now.UnixMilli()
 	sc := a.scratch.Get().(*pushScratch)
 	var c pushCounts
 	for lo := 0; lo < len(b.Series); lo += pushPartSize {
-		a.pushPart(b.Series[lo:min(lo+pushPartSize, len(b.Series))], marks[lo:], nil, nowMs, sc, &c)
+		hi := min(lo+pushPartSize, len(b.Series))
+		var hs []uint64
+		var rs []Route
+		if hashes != nil {
+			hs = hashes[lo:hi]
+		}
+		if routes != nil {
+			rs = routes[lo:hi]
+		}
+		a.pushPart(b.Series[lo:hi], marks[lo:], nil, hs, rs, nowMs, sc, &c)
 	}
 	clear(sc.relabeled[:cap(sc.relabeled)]) // do not keep b's strings alive in the pool
 	clear(sc.okey[:cap(sc.okey)])
@@ -92,13 +129,23 @@ func (a *Aggregator) Push(b *batch.Batch, marks []uint8, now time.Time) {
 // pushPart aggregates series, a part of a batch small enough that its
 // memory is still in cache when the second pass reads it again. of holds
 // the partial index of every series for PushRollup (sc.rollup), nil for
-// raw input.
-func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, nowMs int64, sc *pushScratch, c *pushCounts) {
+// raw input. hashes and routes, when not nil, are PushRouted's for these
+// series (never with of or input_relabel_configs).
+func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, hashes []uint64, routes []Route, nowMs int64, sc *pushScratch, c *pushCounts) {
 	items, keys := sc.items[:0], sc.keys[:0]
 	var counts [numShards + 1]int32
 	for i := range series {
 		s := &series[i]
-		if a.sel != nil && !a.sel.Matches(s.Labels) {
+		var route Route
+		if routes != nil {
+			if route = routes[i]; route == routeNotMatched {
+				continue
+			}
+		}
+		if route == 0 && a.sel != nil && !a.sel.Matches(s.Labels) {
+			if routes != nil {
+				routes[i] = routeNotMatched
+			}
 			continue
 		}
 		marks[i] |= a.mark
@@ -117,13 +164,15 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 		if a.card != nil && a.card.sampled(len(items), nowMs) {
 			a.card.observe(ls, nowMs)
 		}
-		it := pushItem{samples: s.Samples, series: int32(i), k0: -1, k1: -1}
-		if a.inRelabel != nil { // ls is scratch: keep the key
+		it := pushItem{samples: s.Samples, series: int32(i), k0: -1, k1: -1, route: route}
+		switch {
+		case route != 0: // the group is known; its hash is taken only if the route is stale
+		case a.inRelabel != nil: // ls is scratch: keep the key
 			k0 := len(keys)
 			keys = a.groupKey(ls, keys)
 			it.k0, it.k1 = int32(k0), int32(len(keys))
 			it.gh, sc.hashBuf = a.groupHash(keys[k0:], sc.hashBuf)
-		} else { // the key, needed only for a new group, is taken then
+		default: // the key, needed only for a new group, is taken then
 			it.gh, sc.hashBuf = a.groupHashOf(ls, sc.hashBuf)
 		}
 		if of != nil && of[i] >= 0 && sc.rollupDup(of[i], it.gh) {
@@ -134,10 +183,14 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 			continue
 		}
 		if a.layout.counters || a.layout.seriesSet || a.dedupMs > 0 {
-			it.seriesHash, sc.hashBuf = batch.HashWithBuf(ls, sc.hashBuf)
+			if hashes != nil {
+				it.seriesHash = hashes[i]
+			} else {
+				it.seriesHash, sc.hashBuf = batch.HashWithBuf(ls, sc.hashBuf)
+			}
 		}
 		items = append(items, it)
-		counts[it.gh.h%numShards+1]++
+		counts[it.shard()+1]++
 	}
 
 	// Order the items by shard (stable), then aggregate shard by shard.
@@ -147,7 +200,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 	order := extend(sc.order[:0], len(items))
 	next := counts
 	for j := range items {
-		s := items[j].gh.h % numShards
+		s := items[j].shard()
 		order[next[s]] = int32(j)
 		next[s]++
 	}
@@ -156,7 +209,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 	// behind one another shard after shard.
 	first := 0
 	if len(items) > 0 {
-		first = int(items[0].gh.h % numShards)
+		first = items[0].shard()
 	}
 	var rin rollupIn
 	for k := range numShards {
@@ -176,7 +229,16 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 				a.prefetchGroup(sh, &items[its[j+prefetchGroupDistance]])
 			}
 			it := &items[idx]
-			gid := sh.lookupHinted(it.gh, it.gidHint-1)
+			var gid int
+			if it.route != 0 {
+				if gid = sh.routed(it.route); gid < 0 { // stale: find the group by its hash
+					it.route = 0
+					it.gh, sc.hashBuf = a.groupHashOf(series[it.series].Labels, sc.hashBuf)
+					gid = sh.lookup(it.gh)
+				}
+			} else {
+				gid = sh.lookupHinted(it.gh, it.gidHint-1)
+			}
 			var key []batch.Label
 			if gid < 0 { // a new group (or overflow) takes the key
 				if it.k0 < 0 {
@@ -190,8 +252,12 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 			if of != nil { // PushRollup; the check inline keeps raw Push's loop tight
 				ru = sc.rollupInFor(of, it.series, &rin)
 			}
-			if !a.pushSeries(sh, it.gh, gid, key, it.seriesHash, it.samples, nowMs, false, ru, c) {
+			ok, gid := a.pushSeries(sh, it.gh, gid, key, it.seriesHash, it.samples, nowMs, false, ru, c)
+			switch {
+			case !ok:
 				overflow = append(overflow, idx)
+			case routes != nil && it.route == 0 && gid >= 0:
+				routes[it.series] = groupRoute(s, gid, sh.epoch)
 			}
 		}
 		sh.mu.Unlock()
@@ -206,7 +272,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 		oh, sc.hashBuf = a.groupHash(sc.okey, sc.hashBuf)
 		sh := &a.shards[oh.h%numShards]
 		sh.mu.Lock()
-		a.pushSeries(sh, oh, sh.lookup(oh), sc.okey, it.seriesHash, it.samples, nowMs, true, sc.rollupInFor(of, it.series, &rin), c)
+		_, _ = a.pushSeries(sh, oh, sh.lookup(oh), sc.okey, it.seriesHash, it.samples, nowMs, true, sc.rollupInFor(of, it.series, &rin), c)
 		sh.mu.Unlock()
 	}
 	clear(keys)
@@ -240,24 +306,32 @@ func (a *Aggregator) prefetchPlan(sh *shard) int {
 }
 
 // prefetch asks for the index and table slots (those in plan pf) the
-// item will probe first, and its first sample. The caller holds sh.mu.
+// item will probe first, and its first sample; for an item with a route,
+// its group's record and window slots instead of the index slot. The
+// caller holds sh.mu.
 func (a *Aggregator) prefetch(sh *shard, pf int, it *pushItem) {
-	prefetch(unsafe.Pointer(unsafe.SliceData(it.samples)))
+	prefetch.Line(unsafe.Pointer(unsafe.SliceData(it.samples)))
 	if pf&pfIndex != 0 {
-		x := &sh.index
-		prefetch(unsafe.Pointer(&x.slots[x.home(it.gh.h)]))
+		if it.route != 0 {
+			if _, gid, _ := it.route.group(); uint(gid) < uint(len(sh.groups)) {
+				a.prefetchGid(sh, gid)
+			}
+		} else {
+			x := &sh.index
+			prefetch.Line(unsafe.Pointer(&x.slots[x.home(it.gh.h)]))
+		}
 	}
 	if pf&pfCounters != 0 {
 		t := &sh.counters
-		prefetch(unsafe.Pointer(&t.slots[t.home(tableKey(it.seriesHash))]))
+		prefetch.Line(unsafe.Pointer(&t.slots[t.home(tableKey(it.seriesHash))]))
 	}
 	if pf&pfCounted != 0 {
 		t := &sh.counted
-		prefetch(unsafe.Pointer(&t.slots[t.home(tableKey(it.seriesHash))]))
+		prefetch.Line(unsafe.Pointer(&t.slots[t.home(tableKey(it.seriesHash))]))
 	}
 	if pf&pfDedup != 0 {
 		t := &sh.dedup
-		prefetch(unsafe.Pointer(&t.slots[t.home(tableKey(it.seriesHash))]))
+		prefetch.Line(unsafe.Pointer(&t.slots[t.home(tableKey(it.seriesHash))]))
 	}
 }
 
@@ -265,6 +339,9 @@ func (a *Aggregator) prefetch(sh *shard, pf int, it *pushItem) {
 // item's group, if its index slot names one, and notes the group id as a
 // hint for pushSeries' lookup.
 func (a *Aggregator) prefetchGroup(sh *shard, it *pushItem) {
+	if it.route != 0 { // prefetch did, with the route's group id
+		return
+	}
 	x := &sh.index
 	p := x.find(it.gh.h)
 	if p < 0 {
@@ -272,8 +349,14 @@ func (a *Aggregator) prefetchGroup(sh *shard, it *pushItem) {
 	}
 	gid := int(x.gid(p))
 	it.gidHint = int32(gid) + 1
-	prefetch(unsafe.Pointer(&sh.groups[gid]))
+	a.prefetchGid(sh, gid)
+}
+
+// prefetchGid asks for the record and the inline window slots of group
+// gid.
+func (a *Aggregator) prefetchGid(sh *shard, gid int) {
+	prefetch.Line(unsafe.Pointer(&sh.groups[gid]))
 	w := sh.slots.words[gid*a.slotsK*sh.slots.stride : (gid+1)*a.slotsK*sh.slots.stride]
-	prefetch(unsafe.Pointer(&w[0]))
-	prefetch(unsafe.Pointer(&w[len(w)-1])) // K slots may span two cache lines
+	prefetch.Line(unsafe.Pointer(&w[0]))
+	prefetch.Line(unsafe.Pointer(&w[len(w)-1])) // K slots may span two cache lines
 }

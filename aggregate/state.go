@@ -60,6 +60,9 @@ type shardState struct {
 
 	clockBase int64 // wall ms that lastSeen fields count from
 	clockSet  bool
+	// epoch advances whenever a group id stops naming its group (a group
+	// is forgotten, or the groups are renumbered), invalidating Routes.
+	epoch uint32
 }
 
 // groupRec is one group: one output series per configured output. It
@@ -295,6 +298,7 @@ func (sh *shard) removeGroup(gid uint32) {
 	sh.groups[gid] = groupRec{}
 	sh.freeGids = append(sh.freeGids, gid)
 	sh.nGroups--
+	sh.epoch++
 }
 
 // live reports whether group gid has a slot in use.

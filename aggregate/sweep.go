@@ -108,6 +108,7 @@ func (a *Aggregator) compact(sh *shard) {
 		sh.extra = extra
 	}
 	sh.groups, sh.slots, sh.totals, sh.freeGids = groups, slots, totals, nil
+	sh.epoch++
 	sh.index.reset()
 	for gid := range groups {
 		sh.index.insert(groups[gid].placing(), uint32(gid))

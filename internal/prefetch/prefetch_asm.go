@@ -1,12 +1,12 @@
 //go:build amd64 || arm64
 
-package aggregate
+package prefetch
 
 import "unsafe"
 
-// prefetch asks the CPU to load the cache line at p without waiting for
+// Line asks the CPU to load the cache line at p without waiting for
 // it (PREFETCHT0, PRFM PLDL1KEEP). It never faults and has no effect on
 // program state.
 //
 //go:noescape
-func prefetch(p unsafe.Pointer)
+func Line(p unsafe.Pointer)
