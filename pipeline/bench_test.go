@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -88,4 +89,74 @@ func BenchmarkPipelineExampleConfig(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/s")
+}
+
+// BenchmarkIngestBenchYAML measures decode and Ingest of bench/bench.yaml
+// on one goroutine, for the 100k fleet series of the harness' scenario a
+// in requests of 2000, with and without a route cache. One op is one
+// request; samples/cpu-s is per core.
+func BenchmarkIngestBenchYAML(b *testing.B) {
+	data, err := os.ReadFile("../bench/bench.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := map[string]string{"PREMETRICS_LISTEN": "127.0.0.1:0", "BENCH_SINK_URL": "http://127.0.0.1:9"}
+	for _, lines := range []int{0, 1 << 18} {
+		b.Run(fmt.Sprintf("route-lines=%d", lines), func(b *testing.B) {
+			cfg, err := config.Load("bench.yaml", data, func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+			if err != nil {
+				b.Fatal(err)
+			}
+			rl, err := rules.CompileRelabel(cfg.RelabelConfigs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m := aggregate.NewMetrics(prometheus.NewRegistry())
+			var aggs []*aggregate.Aggregator
+			for _, ac := range cfg.Aggregations {
+				a, err := aggregate.New(ac, aggregate.Options{Metrics: m})
+				if err != nil {
+					b.Fatal(err)
+				}
+				aggs = append(aggs, a)
+			}
+			p := New(Options{Relabel: rl, Aggregations: aggs, Sinks: []Sink{&sink{}}, RouteCacheLines: lines})
+			set := newBenchSeriesSet(fleetSeries(100_000))
+			var reqs [][]byte
+			var lastTs int64
+			round := func() {
+				lastTs = max(time.Now().UnixMilli(), lastTs+1)
+				reqs = set.round(lastTs, 2000, reqs)
+			}
+			bt := &batch.Batch{}
+			var res outcome.Result
+			ingest := func(body []byte) {
+				bt.Reset()
+				if err := promrw.Decode(body, bt, outcome.Limits{}, &res); err != nil {
+					b.Fatal(err)
+				}
+				if err := p.Ingest(context.Background(), bt); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for range 3 { // create every group and baseline
+				round()
+				for _, r := range reqs {
+					ingest(r)
+				}
+			}
+			samples := 0
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				if i%len(reqs) == 0 {
+					b.StopTimer()
+					round()
+					b.StartTimer()
+				}
+				ingest(reqs[i%len(reqs)])
+				samples += res.Samples
+			}
+			b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/cpu-s")
+		})
+	}
 }

@@ -21,6 +21,21 @@
 // values, copies nothing; only a series that gains a label is copied into
 // the batch's arena.
 //
+// Route cache (Options.RouteCacheLines, EnableRouteCache; package
+// routecache): each generation may keep, per input series, the
+// aggregate.Route of every routable aggregation (the first
+// routecache.Columns of them). The series' key is its labels' hash as the
+// aggregations see them, taken in the relabel pass right after each
+// series is relabeled, while its labels are in cache (after enrichment
+// when there are tables, whose additions may change). The cache lines
+// are read a few series behind, so their misses overlap; the
+// aggregations then push with the routes (aggregate.PushRouted), and the
+// routes that changed are stored back. A generation's cache goes with
+// it: a reload starts a new, empty one. A cache that hits fewer than half
+// of a period's lookups (4 per line: a working set much larger than the
+// cache, or constant churn) costs more than it saves: it is dropped, its
+// memory returned, and left off for 10 minutes before it is tried again.
+//
 // Ingest is synchronous: when it returns, the batch's samples are in
 // aggregation state or buffered in the outbound queues, and the caller
 // may reuse the batch.

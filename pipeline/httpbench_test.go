@@ -293,20 +293,22 @@ func BenchmarkHTTPIngest(b *testing.B) {
 		pipeline      string
 		setup         func(*testing.B) (*config.Config, []benchSeries)
 		perReq, conns int
+		routeLines    int
 	}{
-		{"generic", generic, 1000, 4},
-		{"generic", generic, 2000, 4},
-		{"generic", generic, 2000, 1},
-		{"bench.yaml", benchYAML, 2000, 4},
+		{"generic", generic, 1000, 4, 0},
+		{"generic", generic, 2000, 4, 0},
+		{"generic", generic, 2000, 1, 0},
+		{"bench.yaml", benchYAML, 2000, 4, 0},
+		{"bench.yaml", benchYAML, 2000, 4, 1 << 18},
 	} {
-		b.Run(fmt.Sprintf("pipeline=%s/series=100k/req=%d/conns=%d", c.pipeline, c.perReq, c.conns), func(b *testing.B) {
+		b.Run(fmt.Sprintf("pipeline=%s/series=100k/req=%d/conns=%d/route-lines=%d", c.pipeline, c.perReq, c.conns, c.routeLines), func(b *testing.B) {
 			cfg, series := c.setup(b)
-			benchHTTPIngest(b, cfg, series, c.perReq, c.conns)
+			benchHTTPIngest(b, cfg, series, c.perReq, c.conns, c.routeLines)
 		})
 	}
 }
 
-func benchHTTPIngest(b *testing.B, cfg *config.Config, series []benchSeries, perReq, conns int) {
+func benchHTTPIngest(b *testing.B, cfg *config.Config, series []benchSeries, perReq, conns, routeLines int) {
 	var err error
 	reg := prometheus.NewRegistry()
 	rl, err := rules.CompileRelabel(cfg.RelabelConfigs)
@@ -322,7 +324,7 @@ func benchHTTPIngest(b *testing.B, cfg *config.Config, series []benchSeries, per
 		}
 		aggs = append(aggs, a)
 	}
-	p := New(Options{Relabel: rl, Aggregations: aggs, Sinks: []Sink{&discardSink{}}})
+	p := New(Options{Relabel: rl, Aggregations: aggs, Sinks: []Sink{&discardSink{}}, RouteCacheLines: routeLines})
 	ctx, cancel := context.WithCancel(context.Background())
 	var flushing sync.WaitGroup
 	flushing.Go(func() { p.Run(ctx) })

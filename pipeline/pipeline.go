@@ -48,6 +48,11 @@ type Options struct {
 	// no checkpoints (state is lost on restart, Shutdown flushes open
 	// windows instead).
 	Checkpoints Checkpoints
+	// RouteCacheLines sizes each generation's route cache (package
+	// routecache; 64 bytes a line); 0: none, every series is matched and
+	// grouped at every push.
+	RouteCacheLines   int
+	RouteCacheMetrics *RouteCacheMetrics // nil: not counted
 }
 
 // Stages are the parts of a Pipeline that a config reload replaces
@@ -66,8 +71,16 @@ type Stages struct {
 // generation before it flushes the aggregations that generation dropped.
 type stages struct {
 	Stages
+	routing *routing // nil: no route cache
 	use     sync.RWMutex
 	retired bool // under use
+}
+
+// newStages returns a generation of s with its own route cache.
+func (p *Pipeline) newStages(s Stages) *stages {
+	st := &stages{Stages: s, routing: newRouting(s.Aggregations, p.opts.RouteCacheLines)}
+	p.routeCacheSize(st.routing)
+	return st
 }
 
 // Pipeline runs batches through the stages. Ingest, Admit, Flush and Swap
@@ -87,6 +100,7 @@ type Pipeline struct {
 type scratch struct {
 	marks  []uint8
 	labels []batch.Label
+	routes routeScratch
 }
 
 // New returns a Pipeline over already compiled stages.
@@ -110,14 +124,14 @@ func New(opts Options) *Pipeline {
 		relabelDrops:  opts.Dropped.WithLabelValues(telemetry.StageRelabel, "relabel_drop"),
 		unmatchedDrop: opts.Dropped.WithLabelValues(telemetry.StageRoute, "unmatched"),
 	}
-	p.cur.Store(&stages{Stages: Stages{
+	p.cur.Store(p.newStages(Stages{
 		Relabel:          opts.Relabel,
 		Enrich:           opts.Enrich,
 		Aggregations:     opts.Aggregations,
 		Derive:           opts.Derive,
 		ForwardUnmatched: opts.ForwardUnmatched,
 		Sinks:            opts.Sinks,
-	}})
+	}))
 	p.scratch.New = func() any { return &scratch{} }
 	return p
 }
@@ -156,19 +170,42 @@ func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
 	sc := p.scratch.Get().(*scratch)
 	defer p.scratch.Put(sc)
 
-	if st.Relabel != nil {
-		p.relabel(st.Relabel, b, sc)
+	// With a route cache, every series' key is taken right after its
+	// last change of labels, while they are in cache: in the relabel
+	// pass, or after enrichment.
+	now := p.opts.Now()
+	var routes *routeScratch
+	if st.routing != nil && st.routing.active(now) {
+		routes = &sc.routes
+		routes.begin(st.routing, len(b.Series), now)
+	}
+	keyInRelabel := routes != nil && len(st.Enrich) == 0
+	if st.Relabel != nil || keyInRelabel {
+		var keys *routeScratch
+		if keyInRelabel {
+			keys = routes
+		}
+		p.relabel(st.Relabel, b, sc, keys)
 	}
 	for _, e := range st.Enrich {
 		e.Apply(b) // counts its own drops
 	}
+	if routes != nil && !keyInRelabel {
+		for i := range b.Series {
+			routes.add(b.Series[i].Labels)
+		}
+	}
 	if len(b.Series) == 0 {
 		return nil
 	}
-	now := p.opts.Now()
 	sc.marks = resetMarks(sc.marks, len(b.Series))
-	for _, a := range st.Aggregations {
-		a.Push(b, sc.marks, now)
+	if routes != nil {
+		routes.finish()
+		p.pushRouted(st, b, sc.marks, routes, now)
+	} else {
+		for _, a := range st.Aggregations {
+			a.Push(b, sc.marks, now)
+		}
 	}
 	if p.forward(b, sc.marks, st.ForwardUnmatched) == 0 {
 		return nil
@@ -176,25 +213,38 @@ func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
 	return send(ctx, st.Sinks, b)
 }
 
-// relabel applies the global relabel rules to every series of b in place:
-// labels are removed and replaced within the series' own labels, and only
-// a series that gains a label is copied into b's arena.
-func (p *Pipeline) relabel(r *rules.Relabeler, b *batch.Batch, sc *scratch) {
+// relabel applies the global relabel rules (r may be nil) to every series
+// of b in place: labels are removed and replaced within the series' own
+// labels, and only a series that gains a label is copied into b's arena.
+// Series dropped are removed from b. With keys, each kept series' labels
+// are added to it as soon as they are final.
+func (p *Pipeline) relabel(r *rules.Relabeler, b *batch.Batch, sc *scratch, keys *routeScratch) {
+	kept, dropped := 0, 0
 	for i := range b.Series {
 		s := &b.Series[i]
 		out, inBuf, keep := r.ApplyInPlace(s.Labels, sc.labels)
 		switch {
 		case !keep:
-			s.Labels = nil
+			dropped += len(s.Samples)
+			continue
 		case inBuf:
 			sc.labels = out[:0]
 			b.SetLabels(i, out)
 		default:
 			s.Labels = out
 		}
+		if kept != i {
+			b.Series[kept] = *s
+		}
+		if keys != nil {
+			keys.add(b.Series[kept].Labels)
+		}
+		kept++
 	}
+	clear(b.Series[kept:])
+	b.Series = b.Series[:kept]
 	clear(sc.labels[:cap(sc.labels)]) // do not keep b's strings alive in the pool
-	if dropped := b.Filter(func(s *batch.Series) bool { return s.Labels != nil }); dropped > 0 {
+	if dropped > 0 {
 		p.relabelDrops.Add(float64(dropped))
 	}
 }

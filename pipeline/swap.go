@@ -30,10 +30,12 @@ var endOfTime = time.UnixMilli(math.MaxInt64 / 4)
 func (p *Pipeline) Swap(ctx context.Context, next Stages) {
 	p.flush.Lock()
 	defer p.flush.Unlock()
-	old := p.cur.Swap(&stages{Stages: next})
+	old := p.cur.Swap(p.newStages(next))
 	old.use.Lock() // waits for ingests that acquired old
 	old.retired = true
 	old.use.Unlock()
+	old.routing.release()                  // no ingest uses it now
+	p.routeCacheSize(p.cur.Load().routing) // nor can it change the gauges
 
 	removed := func(i int) bool { return !slices.Contains(next.Aggregations, old.Aggregations[i]) }
 	p.flushAggs(ctx, endOfTime, true, old.Aggregations, removed, old.Derive, old.Sinks)

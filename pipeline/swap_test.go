@@ -39,7 +39,10 @@ func TestSwapUnderLoad(t *testing.T) {
 		return aggregations(t, fmt.Sprintf(`[{name: gen%d, match: x, interval: 1h, outputs: [count_samples], output_relabel_configs: [{target_label: __name__, replacement: changing}]}]`, i))[0]
 	}
 	s := &sink{}
-	p := New(Options{Aggregations: []*aggregate.Aggregator{keep, changing(0)}, Sinks: []Sink{s}, Now: func() time.Time { return now }})
+	// With a route cache: each generation starts its own, while ingests
+	// of the one before still use theirs.
+	p := New(Options{Aggregations: []*aggregate.Aggregator{keep, changing(0)}, Sinks: []Sink{s}, Now: func() time.Time { return now },
+		RouteCacheLines: 1024})
 
 	const writers, batches, perBatch = 4, 300, 10
 	var wg sync.WaitGroup

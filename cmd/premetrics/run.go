@@ -26,6 +26,10 @@ import (
 	"github.com/premetrics/premetrics/pipeline"
 )
 
+// defaultRouteCacheSeries is --route-cache.series' default: 131,072
+// series in 16 MiB.
+const defaultRouteCacheSeries = 1 << 17
+
 type runFlags struct {
 	configFile      string
 	listenAddress   string
@@ -37,6 +41,7 @@ type runFlags struct {
 	enablePprof     bool
 	memoryLimit     string
 	gcPercent       int
+	routeCache      int
 }
 
 func runCommand(args []string, stderr io.Writer) int {
@@ -68,6 +73,11 @@ func runCommand(args []string, stderr io.Writer) int {
 		"garbage collection target (debug.SetGCPercent): the heap may grow this many percent over\n"+
 			"live data before the GC runs. 0: GOGC if set, else 50 — aggregation state is mostly\n"+
 			"pointer-free, so collecting more often costs little CPU and saves memory; -1: off")
+	fs.IntVar(&f.routeCache, "route-cache.series", defaultRouteCacheSeries,
+		"input series whose routes through the aggregations are remembered, so that a series\n"+
+			"pushed again skips matching, grouping and the group lookup (128 bytes each: the\n"+
+			"default takes 16 MiB, used as series arrive). More series than this still work, those\n"+
+			"that do not fit at the cost of a lookup; 0: off")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -149,6 +159,10 @@ func run(f runFlags, log *slog.Logger) error {
 	if err := obs.startEnrich(c.enrich); err != nil {
 		return err // a required enrichment table could not be loaded
 	}
+	if f.routeCache < 0 {
+		return fmt.Errorf("--route-cache.series must be >= 0, got %d", f.routeCache)
+	}
+	c.pipeline.EnableRouteCache(2*f.routeCache, pipeline.NewRouteCacheMetrics(obs.reg)) // two lines a series: see package routecache
 	if f.checkpointEvery > 0 {
 		c.pipeline.EnableCheckpoints(pipeline.Checkpoints{
 			Dir:      filepath.Join(f.storagePath, "checkpoint"),

@@ -73,6 +73,7 @@ func collectSelfMetricNames() map[string]bool {
 		newMux(cfg, c, obs, obs.log, new(atomic.Bool), rl, false)
 	}
 	pipeline.NewCheckpointMetrics(obs.reg)
+	pipeline.NewRouteCacheMetrics(obs.reg)
 
 	names := map[string]bool{}
 	descs := make(chan *prometheus.Desc)
