@@ -3,7 +3,7 @@ GO      ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 # Packages whose tests start goroutines; they run under the race detector.
-RACE_PKGS := ./batch/... ./rules/... ./aggregate/... ./remotewrite/... ./ingest/... ./pipeline/... ./configtest/... ./internal/logthrottle/... ./enrich/... ./checkpoint/... ./derive/...
+RACE_PKGS := ./batch/... ./rules/... ./aggregate/... ./remotewrite/... ./ingest/... ./pipeline/... ./configtest/... ./internal/logthrottle/... ./enrich/... ./checkpoint/... ./derive/... ./routecache/...
 
 .PHONY: all build deps demo test unit e2e lint fmt loadtest bench bench-go clean
 
@@ -29,8 +29,8 @@ test: deps lint
 	PREMETRICS_REQUIRE_E2E=1 $(GO) test -race -count=1 $(RACE_PKGS)
 	@# The race detector makes sync.Pool drop items, so the zero-allocation
 	@# tests skip themselves under it: run them once without.
-	$(GO) test -count=1 -run 'Alloc' ./rules/... ./aggregate ./remotewrite ./ingest/... ./enrich
-	PREMETRICS_REQUIRE_E2E=1 $(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -E '/(batch|rules|aggregate|remotewrite|ingest|pipeline|configtest|internal/logthrottle|enrich|checkpoint)(/|$$)')
+	$(GO) test -count=1 -run 'Alloc' ./rules/... ./aggregate ./remotewrite ./ingest/... ./enrich ./pipeline
+	PREMETRICS_REQUIRE_E2E=1 $(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -E '/(batch|rules|aggregate|remotewrite|ingest|pipeline|configtest|internal/logthrottle|enrich|checkpoint|routecache)(/|$$)')
 	$(GO) run ./cmd/premetrics check config.example.yaml
 	$(GO) run ./cmd/premetrics test config.example.test.yaml
 

@@ -31,19 +31,7 @@ func BenchmarkPipelineExampleConfig(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	rl, err := rules.CompileRelabel(cfg.RelabelConfigs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	m := aggregate.NewMetrics(prometheus.NewRegistry())
-	var aggs []*aggregate.Aggregator
-	for _, ac := range cfg.Aggregations {
-		a, err := aggregate.New(ac, aggregate.Options{Metrics: m})
-		if err != nil {
-			b.Fatal(err)
-		}
-		aggs = append(aggs, a)
-	}
+	rl, aggs := compiledStages(b, cfg)
 	p := New(Options{Relabel: rl, Aggregations: aggs, Sinks: []Sink{&sink{}}})
 
 	// 10,000 vehicles; each request carries 1,000 series of one tick.
@@ -107,19 +95,7 @@ func BenchmarkIngestBenchYAML(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			rl, err := rules.CompileRelabel(cfg.RelabelConfigs)
-			if err != nil {
-				b.Fatal(err)
-			}
-			m := aggregate.NewMetrics(prometheus.NewRegistry())
-			var aggs []*aggregate.Aggregator
-			for _, ac := range cfg.Aggregations {
-				a, err := aggregate.New(ac, aggregate.Options{Metrics: m})
-				if err != nil {
-					b.Fatal(err)
-				}
-				aggs = append(aggs, a)
-			}
+			rl, aggs := compiledStages(b, cfg)
 			p := New(Options{Relabel: rl, Aggregations: aggs, Sinks: []Sink{&sink{}}, RouteCacheLines: lines})
 			set := newBenchSeriesSet(fleetSeries(100_000))
 			var reqs [][]byte
@@ -159,4 +135,24 @@ func BenchmarkIngestBenchYAML(b *testing.B) {
 			b.ReportMetric(float64(samples)/b.Elapsed().Seconds(), "samples/cpu-s")
 		})
 	}
+}
+
+// compiledStages compiles the global relabeling and the aggregations of
+// cfg, for a benchmark.
+func compiledStages(b *testing.B, cfg *config.Config) (*rules.Relabeler, []*aggregate.Aggregator) {
+	b.Helper()
+	rl, err := rules.CompileRelabel(cfg.RelabelConfigs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := aggregate.NewMetrics(prometheus.NewRegistry())
+	var aggs []*aggregate.Aggregator
+	for _, ac := range cfg.Aggregations {
+		a, err := aggregate.New(ac, aggregate.Options{Metrics: m})
+		if err != nil {
+			b.Fatal(err)
+		}
+		aggs = append(aggs, a)
+	}
+	return rl, aggs
 }

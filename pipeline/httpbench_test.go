@@ -22,11 +22,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/encoding/protowire"
 
-	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/batch"
 	"github.com/premetrics/premetrics/config"
 	"github.com/premetrics/premetrics/ingest"
-	"github.com/premetrics/premetrics/rules"
 )
 
 // httpBenchConfig is a realistic pipeline, not pass-through: a global
@@ -311,19 +309,7 @@ func BenchmarkHTTPIngest(b *testing.B) {
 func benchHTTPIngest(b *testing.B, cfg *config.Config, series []benchSeries, perReq, conns, routeLines int) {
 	var err error
 	reg := prometheus.NewRegistry()
-	rl, err := rules.CompileRelabel(cfg.RelabelConfigs)
-	if err != nil {
-		b.Fatal(err)
-	}
-	am := aggregate.NewMetrics(reg)
-	var aggs []*aggregate.Aggregator
-	for _, ac := range cfg.Aggregations {
-		a, err := aggregate.New(ac, aggregate.Options{Metrics: am})
-		if err != nil {
-			b.Fatal(err)
-		}
-		aggs = append(aggs, a)
-	}
+	rl, aggs := compiledStages(b, cfg)
 	p := New(Options{Relabel: rl, Aggregations: aggs, Sinks: []Sink{&discardSink{}}, RouteCacheLines: routeLines})
 	ctx, cancel := context.WithCancel(context.Background())
 	var flushing sync.WaitGroup
