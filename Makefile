@@ -30,7 +30,7 @@ test: deps lint
 	@# The race detector makes sync.Pool drop items, so the zero-allocation
 	@# tests skip themselves under it: run them once without.
 	$(GO) test -count=1 -run 'Alloc' ./rules/... ./aggregate ./remotewrite ./ingest/... ./enrich ./pipeline
-	PREMETRICS_REQUIRE_E2E=1 $(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -E '/(batch|rules|aggregate|remotewrite|ingest|pipeline|configtest|internal/logthrottle|enrich|checkpoint|routecache)(/|$$)')
+	PREMETRICS_REQUIRE_E2E=1 $(GO) test -count=1 -timeout 15m $$($(GO) list ./... | grep -v -E '/(batch|rules|aggregate|remotewrite|ingest|pipeline|configtest|internal/logthrottle|enrich|checkpoint|derive|routecache)(/|$$)')
 	$(GO) run ./cmd/premetrics check config.example.yaml
 	$(GO) run ./cmd/premetrics test config.example.test.yaml
 
