@@ -31,7 +31,7 @@
 // are read a few series behind, so their misses overlap; the
 // aggregations then push with the routes (aggregate.PushRouted), and the
 // routes that changed are stored back. A generation's cache goes with
-// it: a reload starts a new, empty one. A cache that hits fewer than half
+// it: a reload starts a new, empty one. A cache that hits fewer than 60%
 // of a period's lookups (4 per line: a working set much larger than the
 // cache, or constant churn) costs more than it saves: it is dropped, its
 // memory returned, and left off for 10 minutes before it is tried again.

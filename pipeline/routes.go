@@ -31,13 +31,14 @@ type routing struct {
 // A period of lookups ends after routePeriodLines lookups per line: the
 // first sight of as many series as the cache has lines costs at most a
 // quarter of a period's hits. A cache that hits less than routeMinHitRatio
-// of a period's lookups is dropped for routeOffFor: each lookup costs
-// about a third of what a hit saves (BenchmarkIngestBenchYAML), so below
-// half it barely pays, and a working set that large for the cache keeps
-// its memory for nothing.
+// of a period's lookups is dropped for routeOffFor: a lookup (key, line
+// reads) costs roughly half to two thirds of what a hit saves in the
+// profiles of BenchmarkIngestBenchYAML and of the harness' scenario a, so
+// below 60% hits the cache costs more CPU than it saves, and keeps its
+// memory for nothing.
 const (
 	routePeriodLines = 4
-	routeMinHitRatio = 0.5
+	routeMinHitRatio = 0.6
 	routeOffFor      = 10 * time.Minute
 )
 
@@ -124,7 +125,7 @@ func NewRouteCacheMetrics(reg prometheus.Registerer) *RouteCacheMetrics {
 		}),
 		active: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "premetrics_route_cache_active",
-			Help: "1 while the route cache is in use; 0 while it is off: disabled, or dropped for 10 minutes after too few of its lookups hit (more series than it holds).",
+			Help: "1 while the route cache is in use; 0 while it is off: disabled, or dropped for 10 minutes after fewer than 60% of its lookups hit (more series than it holds).",
 		}),
 	}
 	if reg != nil {
