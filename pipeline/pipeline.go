@@ -283,11 +283,9 @@ func send(ctx context.Context, sinks []Sink, b *batch.Batch) error {
 	return nil
 }
 
+// resetMarks returns m with length n, all zero.
 func resetMarks(m []uint8, n int) []uint8 {
-	if cap(m) < n {
-		m = make([]uint8, n)
-	}
-	m = m[:n]
+	m = extend(m, n)
 	clear(m)
 	return m
 }

@@ -245,8 +245,6 @@ func (sc *routeScratch) finish() {
 // pushRouted pushes b, whose series routeScratch describes, into every
 // aggregation with their routes, then stores the routes that changed.
 func (p *Pipeline) pushRouted(st *stages, b *batch.Batch, marks []uint8, sc *routeScratch, now time.Time) {
-	// The routes' clock is sc.now, the time begin was given; now is the
-	// aggregations'.
 	r, n := st.routing, len(b.Series)
 	for ai, a := range st.Aggregations {
 		var routes []aggregate.Route
