@@ -36,6 +36,11 @@ type pushScratch struct {
 	order     []int32 // item indices by shard
 	overflow  []int32 // items that go to an overflow group
 
+	// PushRouted with a LabelSource: it, and the index in the batch of
+	// the part's first series.
+	src  LabelSource
+	base int
+
 	// PushRollup only: the Rollup being pushed, how this aggregation
 	// folds its partials, and the groups the current partial went to.
 	rollup     *Rollup
@@ -90,7 +95,27 @@ func (it *pushItem) shard() int {
 // allocate, also across window turnover; input_relabel_configs allocate
 // only where package rules does (a templated value not memoised).
 func (a *Aggregator) Push(b *batch.Batch, marks []uint8, now time.Time) {
-	a.PushRouted(b, marks, now, nil, nil)
+	a.PushRouted(b, marks, now, nil, nil, nil)
+}
+
+// LabelSource gives series' labels as an aggregation is to see them, to
+// a caller whose batch holds, for some series, labels not final yet: the
+// pipeline does not relabel a series it recognises by its batch.Ident
+// when every aggregation has a route for it (package routecache).
+// PushRouted asks only where it reads labels: for a series whose route is
+// 0 or stale, and for the few the cardinality estimate samples. A series
+// with a valid route is pushed without its labels.
+type LabelSource interface {
+	// FinalLabels returns the labels of series i of the batch.
+	FinalLabels(i int) []batch.Label
+}
+
+// labels returns the final labels of series i of the part.
+func (sc *pushScratch) labels(series []batch.Series, i int) []batch.Label {
+	if sc.src != nil {
+		return sc.src.FinalLabels(sc.base + i)
+	}
+	return series[i].Labels
 }
 
 // PushRouted is Push with what the caller knows of b's series from earlier
@@ -101,14 +126,20 @@ func (a *Aggregator) Push(b *batch.Batch, marks []uint8, now time.Time) {
 // went to an overflow group, or the aggregation is not Routable). A route
 // given must have come from this Aggregator for a series with the same
 // labels: any other is wrong, not merely stale.
-func (a *Aggregator) PushRouted(b *batch.Batch, marks []uint8, now time.Time, hashes []uint64, routes []Route) {
+//
+// src, when not nil, gives the labels of series whose labels in b are
+// not final yet (see LabelSource); PushRouted then reads b's labels only
+// through it.
+func (a *Aggregator) PushRouted(b *batch.Batch, marks []uint8, now time.Time, hashes []uint64, routes []Route, src LabelSource) {
 	if a.inRelabel != nil {
 		hashes, routes = nil, nil // neither describes the relabeled series
 	}
 	nowMs := now.UnixMilli()
 	sc := a.scratch.Get().(*pushScratch)
+	sc.src = src
 	var c pushCounts
 	for lo := 0; lo < len(b.Series); lo += pushPartSize {
+		sc.base = lo
 		hi := min(lo+pushPartSize, len(b.Series))
 		var hs []uint64
 		var rs []Route
@@ -122,6 +153,7 @@ func (a *Aggregator) PushRouted(b *batch.Batch, marks []uint8, now time.Time, ha
 	}
 	clear(sc.relabeled[:cap(sc.relabeled)]) // do not keep b's strings alive in the pool
 	clear(sc.okey[:cap(sc.okey)])
+	sc.src = nil
 	a.scratch.Put(sc)
 	a.metrics.add(&c, !a.keepInput)
 }
@@ -142,7 +174,11 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 				continue
 			}
 		}
-		if route == 0 && a.sel != nil && !a.sel.Matches(s.Labels) {
+		ls := s.Labels
+		if route == 0 && sc.src != nil {
+			ls = sc.labels(series, i)
+		}
+		if route == 0 && a.sel != nil && !a.sel.Matches(ls) {
 			if routes != nil {
 				routes[i] = routeNotMatched
 			}
@@ -152,7 +188,6 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 		if len(s.Samples) == 0 {
 			continue
 		}
-		ls := s.Labels
 		if a.inRelabel != nil {
 			out, keep := a.inRelabel.Apply(ls, sc.relabeled)
 			sc.relabeled = out[:0]
@@ -162,6 +197,9 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 			ls = out
 		}
 		if a.card != nil && a.card.sampled(len(items), nowMs) {
+			if route != 0 && sc.src != nil {
+				ls = sc.labels(series, i)
+			}
 			a.card.observe(ls, nowMs)
 		}
 		it := pushItem{samples: s.Samples, series: int32(i), k0: -1, k1: -1, route: route}
@@ -233,7 +271,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 			if it.route != 0 {
 				if gid = sh.routed(it.route); gid < 0 { // stale: find the group by its hash
 					it.route = 0
-					it.gh, sc.hashBuf = a.groupHashOf(series[it.series].Labels, sc.hashBuf)
+					it.gh, sc.hashBuf = a.groupHashOf(sc.labels(series, int(it.series)), sc.hashBuf)
 					gid = sh.lookup(it.gh)
 				}
 			} else {
@@ -243,7 +281,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 			if gid < 0 { // a new group (or overflow) takes the key
 				if it.k0 < 0 {
 					k0 := len(keys)
-					keys = a.groupKey(series[it.series].Labels, keys)
+					keys = a.groupKey(sc.labels(series, int(it.series)), keys)
 					it.k0, it.k1 = int32(k0), int32(len(keys))
 				}
 				key = keys[it.k0:it.k1]

@@ -53,3 +53,8 @@ func (sh *shard) routed(r Route) int {
 	}
 	return gid
 }
+
+// KeepsInput reports whether the aggregation passes its input on
+// (keep_input): Push marks such series MarkKept, and the pipeline sends
+// them on with their labels.
+func (a *Aggregator) KeepsInput() bool { return a.keepInput }

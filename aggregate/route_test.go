@@ -17,6 +17,13 @@ import (
 type routeKeeper map[string]Route
 
 func (rk routeKeeper) push(a *Aggregator, b *batch.Batch, now time.Time) []uint8 {
+	return rk.pushFrom(a, b, now, nil)
+}
+
+// pushFrom is push that hands PushRouted a copy of b in which every
+// series has labels no aggregation would accept, and src for the real
+// ones (src == nil: b itself).
+func (rk routeKeeper) pushFrom(a *Aggregator, b *batch.Batch, now time.Time, src *hiddenLabels) []uint8 {
 	hashes := make([]uint64, len(b.Series))
 	routes := make([]Route, len(b.Series))
 	for i := range b.Series {
@@ -24,17 +31,41 @@ func (rk routeKeeper) push(a *Aggregator, b *batch.Batch, now time.Time) []uint8
 		routes[i] = rk[batch.String(b.Series[i].Labels)]
 	}
 	marks := make([]uint8, len(b.Series))
-	a.PushRouted(b, marks, now, hashes, routes)
+	if src == nil {
+		a.PushRouted(b, marks, now, hashes, routes, nil)
+	} else {
+		src.b = b
+		hidden := &batch.Batch{}
+		for i := range b.Series {
+			hidden.AppendSeries([]batch.Label{{Name: batch.MetricName, Value: "hidden"}}, b.Series[i].Samples)
+		}
+		a.PushRouted(hidden, marks, now, hashes, routes, src)
+		src.series += len(b.Series)
+	}
 	for i := range b.Series {
 		rk[batch.String(b.Series[i].Labels)] = routes[i]
 	}
 	return marks
 }
 
+// hiddenLabels is the LabelSource of pushFrom: b's labels, counted.
+type hiddenLabels struct {
+	b             *batch.Batch
+	asked, series int
+}
+
+func (h *hiddenLabels) FinalLabels(i int) []batch.Label {
+	h.asked++
+	return h.b.Series[i].Labels
+}
+
 // PushRouted with the routes of earlier pushes emits exactly what Push
 // emits, for every kind of state (checkpointConfigs), also while groups
 // are forgotten and their ids reused (a short staleness_interval over
-// hosts that come and go) and compacted, and marks the same series.
+// hosts that come and go) and compacted, and marks the same series. So
+// does PushRouted given the labels through a LabelSource only, which it
+// asks for fewer series than it pushes: a series with a valid route goes
+// to its group without its labels.
 func TestPushRoutedEqualsPush(t *testing.T) {
 	cfgs := checkpointConfigs()
 	churn := Config{Name: "churn", Match: "g", Interval: model.Duration(time.Second), By: []string{"host"},
@@ -43,10 +74,11 @@ func TestPushRoutedEqualsPush(t *testing.T) {
 	for _, cfg := range cfgs {
 		for seed := range uint64(3) {
 			t.Run(fmt.Sprintf("%s/seed=%d", cfg.Name, seed), func(t *testing.T) {
-				plain, routed := mustNew(t, cfg, Options{}), mustNew(t, cfg, Options{})
+				plain, routed, lazy := mustNew(t, cfg, Options{}), mustNew(t, cfg, Options{}), mustNew(t, cfg, Options{})
 				pushes := churnEvents(seed)
-				rk := routeKeeper{}
-				var want, got batch.Batch
+				rk, lazyRk := routeKeeper{}, routeKeeper{}
+				src := &hiddenLabels{}
+				var want, got, gotLazy batch.Batch
 				reused := 0
 				for i, evs := range pushes {
 					now := time.UnixMilli(int64(i) * 100)
@@ -59,9 +91,13 @@ func TestPushRoutedEqualsPush(t *testing.T) {
 					if gotMarks := rk.push(routed, b, now); !slices.Equal(gotMarks, wantMarks) {
 						t.Fatalf("push %d: marks %v, want %v", i, gotMarks, wantMarks)
 					}
+					if gotMarks := lazyRk.pushFrom(lazy, b, now, src); !slices.Equal(gotMarks, wantMarks) {
+						t.Fatalf("push %d with a LabelSource: marks %v, want %v", i, gotMarks, wantMarks)
+					}
 					if i%5 == 4 {
 						plain.Flush(now, false, &want)
 						routed.Flush(now, false, &got)
+						lazy.Flush(now, false, &gotLazy)
 					}
 					for s := range routed.shards {
 						reused += len(routed.shards[s].freeGids)
@@ -69,6 +105,12 @@ func TestPushRoutedEqualsPush(t *testing.T) {
 				}
 				if w, g := formatOutputs(&want), formatOutputs(&got); !slices.Equal(w, g) {
 					t.Fatalf("outputs differ:\n%s", diffLines(w, g))
+				}
+				if w, g := formatOutputs(&want), formatOutputs(&gotLazy); !slices.Equal(w, g) {
+					t.Fatalf("outputs with a LabelSource differ:\n%s", diffLines(w, g))
+				}
+				if src.asked == 0 || src.asked >= src.series {
+					t.Fatalf("the LabelSource was asked for %d of %d series", src.asked, src.series)
 				}
 				if len(formatOutputs(&want)) == 0 {
 					t.Fatal("nothing emitted")
@@ -171,7 +213,7 @@ func TestPushRoutedIgnoresRoutesWithInputRelabel(t *testing.T) {
 	b := &batch.Batch{}
 	b.AppendSeries([]batch.Label{{Name: "__name__", Value: "m"}, {Name: "host", Value: "h"}}, []batch.Sample{{Timestamp: 500, Value: 2}})
 	routes := []Route{0}
-	a.PushRouted(b, make([]uint8, 1), time.UnixMilli(500), []uint64{batch.Hash(b.Series[0].Labels)}, routes)
+	a.PushRouted(b, make([]uint8, 1), time.UnixMilli(500), []uint64{batch.Hash(b.Series[0].Labels)}, routes, nil)
 	if routes[0] != 0 {
 		t.Errorf("route %x set", uint64(routes[0]))
 	}

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"hash/maphash"
 	"slices"
 	"strings"
 	"sync"
@@ -30,6 +31,28 @@ type Series struct {
 	// Histograms[i] is the sample at Samples[i].Timestamp, and
 	// Samples[i].Value only its float stand-in (see the package doc).
 	Histograms []Histogram
+	// Ident, when not zero, identifies the labels as the decoder read
+	// them off the wire; see Ident.
+	Ident Ident
+}
+
+// Ident identifies a series by the wire bytes its labels were decoded
+// from: 128 bits of hash of those bytes (hash/maphash under two seeds of
+// the process: faster than xxhash on wire-length inputs). A decoder sets it (SetIdent) only where the labels are one
+// contiguous run of bytes that decodes the same way every time, so that
+// two series with the same Ident have the same labels as decoded, before
+// any stage edits them. It lets a stage that remembers what it did with a
+// series (the pipeline's route cache) recognise the series before it even
+// looks at the labels. The zero Ident means none. Idents are never stable
+// across processes: they must not be stored or sent.
+type Ident struct{ Hash, Check uint64 }
+
+// identSeeds key the two halves of every Ident; one pair per process.
+var identSeeds = [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()}
+
+// IdentOf returns the Ident of labels encoded as raw (not empty).
+func IdentOf(raw []byte) Ident {
+	return Ident{Hash: maphash.Bytes(identSeeds[0], raw), Check: maphash.Bytes(identSeeds[1], raw)}
 }
 
 // Get returns the value of the label called name, or "" when absent.
@@ -60,6 +83,7 @@ type Batch struct {
 
 	// Open series under construction (StartSeries..FinishSeries).
 	labelStart, sampleStart int
+	ident                   Ident
 }
 
 // Reset empties b and keeps its arenas for reuse. Strings handed out by
@@ -100,7 +124,12 @@ func (b *Batch) Bytes(n int) []byte {
 func (b *Batch) StartSeries() {
 	b.labelStart = len(b.labels)
 	b.sampleStart = len(b.samples)
+	b.ident = Ident{}
 }
+
+// SetIdent sets the Ident of the open series (see Ident for when a
+// decoder may).
+func (b *Batch) SetIdent(id Ident) { b.ident = id }
 
 // AddLabel adds a label to the open series.
 func (b *Batch) AddLabel(name, value string) {
@@ -123,7 +152,7 @@ func (b *Batch) FinishSeries() bool {
 		return false
 	}
 	ss := b.samples[b.sampleStart:len(b.samples):len(b.samples)]
-	b.Series = append(b.Series, Series{Labels: ls, Samples: ss})
+	b.Series = append(b.Series, Series{Labels: ls, Samples: ss, Ident: b.ident})
 	return true
 }
 

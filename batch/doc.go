@@ -27,6 +27,11 @@
 // and re-time samples need no second path; an encoder that knows
 // histograms (remote write) sends the histogram and never the stand-in.
 //
+// Ident. A decoder that reads a series' labels from one contiguous run of
+// wire bytes may set Series.Ident, a per-process hash of those bytes: a
+// cheap name for "these labels as decoded" that stages can recognise a
+// series by before they read its labels (see Ident).
+//
 // Hash. Hash(labels) is xxhash64 over name, 0xff, value, 0xff for each label
 // in order. It is stable across processes and versions (it is part of the
 // disk formats and the remote-write sharding), and two label sets with the

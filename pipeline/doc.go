@@ -31,7 +31,18 @@
 // are read a few series behind, so their misses overlap; the
 // aggregations then push with the routes (aggregate.PushRouted), and the
 // routes that changed are stored back. A generation's cache goes with
-// it: a reload starts a new, empty one. A cache that hits fewer than 60%
+// it: a reload starts a new, empty one.
+//
+// Where nothing but the aggregations' routes depends on a series' labels
+// (at most routecache.Columns-1 aggregations, all routable, none with
+// keep_input, no enrichment, no forward_unmatched: identRoutable), series
+// that carry a batch.Ident (remote write 1.0) are looked up by it before
+// relabeling instead, and the line also holds the series hash, or says
+// that relabeling drops the series. A series whose line has a route for
+// every aggregation is then neither relabeled nor hashed: the
+// aggregations push it with its routes, relabeling it only if one asks
+// for its labels (aggregate.LabelSource: a stale route, a sample for the
+// cardinality estimate). A cache that hits fewer than 60%
 // of a period's lookups (4 per line: a working set much larger than the
 // cache, or constant churn) costs more than it saves: it is dropped, its
 // memory returned, and left off for 10 minutes before it is tried again.

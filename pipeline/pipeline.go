@@ -78,7 +78,7 @@ type stages struct {
 
 // newStages returns a generation of s with its own route cache.
 func (p *Pipeline) newStages(s Stages) *stages {
-	st := &stages{Stages: s, routing: newRouting(s.Aggregations, p.opts.RouteCacheLines)}
+	st := &stages{Stages: s, routing: newRouting(s, p.opts.RouteCacheLines)}
 	p.routeCacheSize(st.routing)
 	return st
 }
@@ -172,12 +172,29 @@ func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
 
 	// With a route cache, every series' key is taken right after its
 	// last change of labels, while they are in cache: in the relabel
-	// pass, or after enrichment.
+	// pass, or after enrichment. Series with an Ident are looked up by it
+	// before relabeling instead, where the stages allow (idents.go).
 	now := p.opts.Now()
 	var routes *routeScratch
 	if st.routing != nil && st.routing.active(now) {
 		routes = &sc.routes
 		routes.begin(st.routing, len(b.Series), now)
+	}
+	if routes != nil && st.routing.byIdent && len(b.Series) > 0 && b.Series[0].Ident != (batch.Ident{}) {
+		routes.lookupIdents(b)
+		pending := p.relabelByIdent(st.Relabel, b, sc)
+		clear(sc.labels[:cap(sc.labels)]) // do not keep b's strings alive in the pool
+		if len(b.Series) == 0 {
+			p.routesDone(st.routing, routes, now)
+			return nil
+		}
+		routes.layout()
+		sc.marks = resetMarks(sc.marks, len(b.Series))
+		p.pushRouted(st, b, sc.marks, routes, routes.lazy.source(st.Relabel, b, pending), now)
+		routes.lazy.release()
+		// Nothing is forwarded (identRoutable): unmatched input is dropped.
+		p.forward(b, sc.marks, false)
+		return nil
 	}
 	keyInRelabel := routes != nil && len(st.Enrich) == 0
 	if st.Relabel != nil || keyInRelabel {
@@ -196,12 +213,15 @@ func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
 		}
 	}
 	if len(b.Series) == 0 {
+		if routes != nil {
+			routes.r = nil
+		}
 		return nil
 	}
 	sc.marks = resetMarks(sc.marks, len(b.Series))
 	if routes != nil {
 		routes.finish()
-		p.pushRouted(st, b, sc.marks, routes, now)
+		p.pushRouted(st, b, sc.marks, routes, nil, now)
 	} else {
 		for _, a := range st.Aggregations {
 			a.Push(b, sc.marks, now)

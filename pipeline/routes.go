@@ -18,6 +18,10 @@ type routing struct {
 	cache *routecache.Cache
 	cols  []int // column of each aggregation, by index; -1: not cached
 	used  int   // columns in use
+	// byIdent: series with a batch.Ident are looked up by it, before
+	// relabeling (see ingestByIdent), and column hashCol of every line
+	// holds the series hash.
+	byIdent bool
 
 	// The cache is off (dropped, not used) from a period in which fewer
 	// than routeMinHitRatio of the lookups hit until offUntil (Unix s).
@@ -80,12 +84,13 @@ func (r *routing) account(lookups, hits int, now time.Time) {
 	}
 }
 
-// newRouting returns the routing for aggs with a cache of lines lines, or
+// newRouting returns the routing for s with a cache of lines lines, or
 // nil when lines is 0 or no aggregation takes routes.
-func newRouting(aggs []*aggregate.Aggregator, lines int) *routing {
+func newRouting(s Stages, lines int) *routing {
 	if lines <= 0 {
 		return nil
 	}
+	aggs := s.Aggregations
 	r := &routing{cols: make([]int, len(aggs))}
 	for i, a := range aggs {
 		r.cols[i] = -1
@@ -97,9 +102,31 @@ func newRouting(aggs []*aggregate.Aggregator, lines int) *routing {
 	if r.used == 0 {
 		return nil
 	}
+	r.byIdent = identRoutable(s)
 	r.cache = routecache.New(lines)
 	r.period = routePeriodLines * int64(r.cache.Lines())
 	return r
+}
+
+// hashCol is the column that holds the series hash when routing.byIdent.
+const hashCol = routecache.Columns - 1
+
+// identRoutable reports whether s can take series by their batch.Ident:
+// whether nothing but the aggregations' routes depends on a series'
+// labels, so that a series all of them have a route for need not be
+// relabeled. Not with enrichment (its tables change under a key),
+// forwarded input (keep_input, forward_unmatched: sent with its labels),
+// an aggregation without a column, or no column left for the hash.
+func identRoutable(s Stages) bool {
+	if len(s.Enrich) > 0 || s.ForwardUnmatched || len(s.Aggregations) > hashCol {
+		return false
+	}
+	for _, a := range s.Aggregations {
+		if !a.Routable() || a.KeepsInput() {
+			return false
+		}
+	}
+	return true
 }
 
 // RouteCacheMetrics count what the route caches are asked.
@@ -142,7 +169,7 @@ func (p *Pipeline) EnableRouteCache(lines int, m *RouteCacheMetrics) {
 	p.opts.RouteCacheLines, p.opts.RouteCacheMetrics = lines, m
 	st := p.cur.Load()
 	st.routing.release()
-	st.routing = newRouting(st.Aggregations, lines)
+	st.routing = newRouting(st.Stages, lines)
 	p.routeCacheSize(st.routing)
 }
 
@@ -191,13 +218,19 @@ type routeScratch struct {
 	cols    []aggregate.Route   // by column, then series: what PushRouted reads and updates
 	hashBuf []byte
 	n       int    // series added
-	hits    int    // of the series added
+	looked  int    // series looked up (more than n when relabeling dropped some)
+	hits    int    // of the series looked up
 	now     uint32 // the cache's clock: Unix seconds
+
+	// By Ident (lookupIdents): whether a series' key was found, and
+	// its labels as aggregations ask for them.
+	hit  []bool
+	lazy pendingLabels
 }
 
 // begin prepares for at most n series, ingested at now.
 func (sc *routeScratch) begin(r *routing, n int, now time.Time) {
-	sc.r, sc.n, sc.hits = r, 0, 0
+	sc.r, sc.n, sc.looked, sc.hits = r, 0, 0, 0
 	sc.now = uint32(max(0, now.Unix()))
 	sc.keys = extend(sc.keys, n)
 	sc.hashes = extend(sc.hashes, n)
@@ -217,22 +250,29 @@ func (sc *routeScratch) add(ls []batch.Label) {
 		sc.get(j)
 	}
 	sc.n++
+	sc.looked++
 }
 
-// get reads the routes of series j.
-func (sc *routeScratch) get(j int) {
+// get reads the routes of series j and reports whether its key was found.
+func (sc *routeScratch) get(j int) bool {
 	if sc.r.cache.Get(sc.keys[j], &sc.cached[j], sc.now) {
 		sc.hits++
+		return true
 	}
+	return false
 }
 
 // finish reads the routes not read yet and lays them out by column.
 func (sc *routeScratch) finish() {
-	n := sc.n
-	for j := max(0, n-routePrefetchDistance); j < n; j++ {
+	for j := max(0, sc.n-routePrefetchDistance); j < sc.n; j++ {
 		sc.get(j)
 	}
-	used := sc.r.used
+	sc.layout()
+}
+
+// layout lays the routes of the n series out by column.
+func (sc *routeScratch) layout() {
+	n, used := sc.n, sc.r.used
 	sc.cols = extend(sc.cols, used*n)
 	for i := range n {
 		rs := &sc.cached[i]
@@ -243,15 +283,16 @@ func (sc *routeScratch) finish() {
 }
 
 // pushRouted pushes b, whose series routeScratch describes, into every
-// aggregation with their routes, then stores the routes that changed.
-func (p *Pipeline) pushRouted(st *stages, b *batch.Batch, marks []uint8, sc *routeScratch, now time.Time) {
+// aggregation with their routes (src: see aggregate.LabelSource), then
+// stores the routes that changed and, with byIdent, the series hashes.
+func (p *Pipeline) pushRouted(st *stages, b *batch.Batch, marks []uint8, sc *routeScratch, src aggregate.LabelSource, now time.Time) {
 	r, n := st.routing, len(b.Series)
 	for ai, a := range st.Aggregations {
 		var routes []aggregate.Route
 		if c := r.cols[ai]; c >= 0 {
 			routes = sc.cols[c*n : (c+1)*n]
 		}
-		a.PushRouted(b, marks, now, sc.hashes[:n], routes)
+		a.PushRouted(b, marks, now, sc.hashes[:n], routes, src)
 	}
 	for i := range n {
 		rs := &sc.cached[i]
@@ -261,15 +302,23 @@ func (p *Pipeline) pushRouted(st *stages, b *batch.Batch, marks []uint8, sc *rou
 				rs[c], changed = v, true
 			}
 		}
+		if h := aggregate.Route(sc.hashes[i]); r.byIdent && rs[hashCol] != h {
+			rs[hashCol], changed = h, true
+		}
 		if changed {
 			r.cache.Put(sc.keys[i], rs, sc.now)
 		}
 	}
+	p.routesDone(r, sc, now)
+}
+
+// routesDone counts the lookups of sc and lets the cache judge them.
+func (p *Pipeline) routesDone(r *routing, sc *routeScratch, now time.Time) {
 	if m := p.opts.RouteCacheMetrics; m != nil {
 		m.hits.Add(float64(sc.hits))
-		m.misses.Add(float64(n - sc.hits))
+		m.misses.Add(float64(sc.looked - sc.hits))
 	}
-	r.account(n, sc.hits, now)
+	r.account(sc.looked, sc.hits, now)
 	sc.r = nil
 }
 

@@ -43,6 +43,14 @@ const routeTestAggregations = `
 // input, with a route cache of lines lines (0: none).
 func routeTestPipeline(t *testing.T, lines int, s Sink, now func() time.Time) (*Pipeline, *prometheus.CounterVec) {
 	t.Helper()
+	dropped := telemetry.NewDroppedSamples(prometheus.NewRegistry())
+	return New(Options{Relabel: routeTestRelabel(t), Aggregations: aggregations(t, routeTestAggregations), ForwardUnmatched: true,
+		Sinks: []Sink{s}, Dropped: dropped, Now: now, RouteCacheLines: lines}), dropped
+}
+
+// routeTestRelabel drops junk series and the gateway label.
+func routeTestRelabel(t *testing.T) *rules.Relabeler {
+	t.Helper()
 	var cfgs []*relabel.Config
 	if err := yaml.Unmarshal([]byte(`[{source_labels: [__name__], regex: "junk.*", action: drop}, {action: labeldrop, regex: "gw"}]`), &cfgs); err != nil {
 		t.Fatal(err)
@@ -51,9 +59,7 @@ func routeTestPipeline(t *testing.T, lines int, s Sink, now func() time.Time) (*
 	if err != nil {
 		t.Fatal(err)
 	}
-	dropped := telemetry.NewDroppedSamples(prometheus.NewRegistry())
-	return New(Options{Relabel: rl, Aggregations: aggregations(t, routeTestAggregations), ForwardUnmatched: true,
-		Sinks: []Sink{s}, Dropped: dropped, Now: now, RouteCacheLines: lines}), dropped
+	return rl
 }
 
 // routeTestInput is push i of a fleet of 400 vehicles (1,400 series, more
@@ -68,6 +74,13 @@ func routeTestInput(r *rand.Rand, i int, ts int64) *batch.Batch {
 
 // routeTestFill adds routeTestInput's series to b, as a decoder would.
 func routeTestFill(b *batch.Batch, r *rand.Rand, i int, ts int64) *batch.Batch {
+	return routeTestFillIdents(b, r, i, ts, false)
+}
+
+// routeTestFillIdents is routeTestFill that, with idents, gives each
+// series an Ident as the remote write decoder does: a hash of its labels
+// as sent.
+func routeTestFillIdents(b *batch.Batch, r *rand.Rand, i int, ts int64, idents bool) *batch.Batch {
 	type series struct {
 		name string
 		v    float64
@@ -98,42 +111,93 @@ func routeTestFill(b *batch.Batch, r *rand.Rand, i int, ts int64) *batch.Batch {
 		for j := 0; j < len(s.ls); j += 2 {
 			b.AddLabel(s.ls[j], s.ls[j+1])
 		}
+		if idents {
+			b.SetIdent(batch.IdentOf([]byte(s.name + "\xff" + strings.Join(s.ls, "\xff"))))
+		}
 		b.AddSample(ts, s.v)
 		b.FinishSeries()
 	}
 	return b
 }
 
+// Three aggregations that let the pipeline take series by Ident
+// (identRoutable): a count of series, a counter whose baselines two input
+// series share once relabeling drops their gateway label, and one group
+// per vehicle that overflows and forgets groups, grouped without labels
+// so that its key differs between the labels as sent and as relabeled.
+const identTestAggregations = `
+- {name: by_region, match: rpm, interval: 1s, by: [region], outputs: [sum_samples, count_series, max], lateness: 2s}
+- {name: distance, match: odo_total, interval: 1s, without: [vid], outputs: [increase, rate_sum], lateness: 2s}
+- {name: per_vehicle, match: '{__name__=~"rpm|warn"}', interval: 1s, without: [model, region], outputs: [last], lateness: 2s,
+   max_output_series: 40, staleness_interval: 2s}
+`
+
+// routeTestRun ingests 120 pushes of routeTestFillIdents, 250 ms apart
+// from *now on, into p, whose clock reads *now, and flushes all. It
+// returns what s received and the samples dropped by relabeling and as
+// unmatched.
+func routeTestRun(t *testing.T, p *Pipeline, s *sink, dropped *prometheus.CounterVec, now *time.Time, idents bool) ([]string, float64, float64) {
+	t.Helper()
+	start := *now
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := range 120 {
+		*now = start.Add(time.Duration(i) * 250 * time.Millisecond)
+		if err := p.Ingest(context.Background(), routeTestFillIdents(&batch.Batch{}, r, i, now.UnixMilli(), idents)); err != nil {
+			t.Fatal(err)
+		}
+		p.Flush(context.Background(), *now, false)
+	}
+	p.Flush(context.Background(), now.Add(time.Hour), true)
+	return s.take(), testutil.ToFloat64(dropped.WithLabelValues("relabel", "relabel_drop")),
+		testutil.ToFloat64(dropped.WithLabelValues("route", "unmatched"))
+}
+
+// identTestPipeline is routeTestPipeline over identTestAggregations,
+// without forwarding, so that it takes series by Ident.
+func identTestPipeline(t *testing.T, lines int, s Sink, now func() time.Time) (*Pipeline, *prometheus.CounterVec, *RouteCacheMetrics) {
+	t.Helper()
+	dropped := telemetry.NewDroppedSamples(prometheus.NewRegistry())
+	m := NewRouteCacheMetrics(nil)
+	return New(Options{Relabel: routeTestRelabel(t), Aggregations: aggregations(t, identTestAggregations), Sinks: []Sink{s}, Dropped: dropped,
+		Now: now, RouteCacheLines: lines, RouteCacheMetrics: m}), dropped, m
+}
+
 // A pipeline with a route cache emits and forwards exactly what one
 // without emits and forwards, and counts the same drops: with room for
 // every series, and with a cache too small for them (lines evicted all
-// the time).
+// the time). So does one that looks series up by Ident before relabeling
+// (identTestPipeline): series relabeling drops are dropped unseen, two
+// input series that become one share their state, and a series not
+// relabeled is relabeled when an aggregation needs its labels (a stale
+// route, a new group after an overflow).
 func TestRouteCacheKeepsOutputs(t *testing.T) {
+	for _, idents := range []bool{false, true} {
+		t.Run(fmt.Sprintf("idents=%v", idents), func(t *testing.T) { checkRouteCacheKeepsOutputs(t, idents) })
+	}
+}
+
+func checkRouteCacheKeepsOutputs(t *testing.T, idents bool) {
 	var m *RouteCacheMetrics
 	run := func(lines int) ([]string, float64, float64) {
-		start := time.UnixMilli(1_700_000_000_000)
-		now := start
+		now := time.UnixMilli(1_700_000_000_000)
 		s := &sink{}
-		p, dropped := routeTestPipeline(t, 0, s, func() time.Time { return now })
-		m = NewRouteCacheMetrics(nil)
-		p.EnableRouteCache(lines, m)
-		if lines > 0 && p.cur.Load().routing == nil {
-			t.Fatal("no route cache")
+		clock := func() time.Time { return now }
+		var p *Pipeline
+		var dropped *prometheus.CounterVec
+		if idents {
+			p, dropped, m = identTestPipeline(t, lines, s, clock)
+		} else {
+			p, dropped = routeTestPipeline(t, 0, s, clock)
+			m = NewRouteCacheMetrics(nil)
+			p.EnableRouteCache(lines, m)
 		}
-		r := rand.New(rand.NewPCG(7, 8))
-		for i := range 120 {
-			now = start.Add(time.Duration(i) * 250 * time.Millisecond)
-			if err := p.Ingest(context.Background(), routeTestInput(r, i, now.UnixMilli())); err != nil {
-				t.Fatal(err)
-			}
-			p.Flush(context.Background(), now, false)
+		if r := p.cur.Load().routing; lines > 0 && (r == nil || r.byIdent != idents) {
+			t.Fatalf("routing %+v", r)
 		}
-		p.Flush(context.Background(), now.Add(time.Hour), true)
-		return s.take(), testutil.ToFloat64(dropped.WithLabelValues("relabel", "relabel_drop")),
-			testutil.ToFloat64(dropped.WithLabelValues("route", "unmatched"))
+		return routeTestRun(t, p, s, dropped, &now, idents)
 	}
 	want, wantRelabel, wantUnmatched := run(0)
-	if len(want) == 0 || wantRelabel == 0 {
+	if len(want) == 0 || wantRelabel == 0 || wantUnmatched == 0 && idents {
 		t.Fatal("the pipeline without a cache emitted or dropped nothing")
 	}
 	if testutil.ToFloat64(m.hits)+testutil.ToFloat64(m.misses) != 0 || testutil.ToFloat64(m.bytes) != 0 {
@@ -143,14 +207,20 @@ func TestRouteCacheKeepsOutputs(t *testing.T) {
 		t.Run(fmt.Sprintf("lines=%d", lines), func(t *testing.T) {
 			got, relabelDrops, unmatched := run(lines)
 			hits, misses := testutil.ToFloat64(m.hits), testutil.ToFloat64(m.misses)
-			// Every series that passes the relabel is looked up once. With
-			// room for all, one misses only at its first push and after it
-			// was away; without, often.
+			// Every series that passes the relabel (by Ident: every
+			// series) is looked up once. With room for all, one misses
+			// only at its first push and after it was away; without, often.
 			if hits == 0 || misses == 0 || (lines > 1<<10) != (misses < hits/10) {
 				t.Errorf("lookups: %g hits, %g misses", hits, misses)
 			}
-			if b := testutil.ToFloat64(m.bytes); b != float64(64*lines) {
-				t.Errorf("route_cache_bytes %g, want %d", b, 64*lines)
+			// By Ident, every gateway of a vehicle has a key of its own:
+			// a cache of 1,024 lines hits too little and turns off.
+			wantBytes := 64 * lines
+			if idents && lines == routecache.MinLines {
+				wantBytes = 0
+			}
+			if b := testutil.ToFloat64(m.bytes); b != float64(wantBytes) {
+				t.Errorf("route_cache_bytes %g, want %d", b, wantBytes)
 			}
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("outputs differ from the pipeline without a cache:\n%s", diffOutputs(want, got))
@@ -190,18 +260,40 @@ func diffOutputs(want, got []string) string {
 // aggregations are all like it has no cache.
 func TestRoutingColumns(t *testing.T) {
 	aggs := aggregations(t, routeTestAggregations)
-	r := newRouting(aggs, 1)
+	r := newRouting(Stages{Aggregations: aggs}, 1)
 	if r == nil || r.cache.Lines() != routecache.MinLines {
 		t.Fatalf("routing %+v", r)
 	}
 	if want := []int{0, 1, 2, 3, -1, -1, -1}; fmt.Sprint(r.cols) != fmt.Sprint(want) {
 		t.Errorf("columns %v, want %v", r.cols, want)
 	}
-	if newRouting(aggs, 0) != nil {
+	if newRouting(Stages{Aggregations: aggs}, 0) != nil {
 		t.Error("a cache of 0 lines")
 	}
-	if r := newRouting(aggs[5:6], 1<<10); r != nil {
+	if r := newRouting(Stages{Aggregations: aggs[5:6]}, 1<<10); r != nil {
 		t.Errorf("a cache for an aggregation with input_relabel_configs only: %+v", r)
+	}
+}
+
+// Series are taken by Ident only where nothing but the routes depends on
+// their labels.
+func TestIdentRoutable(t *testing.T) {
+	three := aggregations(t, identTestAggregations)
+	table := newReferenceTable(t, "registry", "key: [vid]\nadd: [model]\n", "vid,model\nV1,Aurora\n")
+	for name, tc := range map[string]struct {
+		s    Stages
+		want bool
+	}{
+		"three aggregations":                 {Stages{Aggregations: three}, true},
+		"forward_unmatched":                  {Stages{Aggregations: three, ForwardUnmatched: true}, false},
+		"enrichment":                         {Stages{Aggregations: three, Enrich: []*enrich.Enricher{table.Enricher}}, false},
+		"keep_input, input_relabel, columns": {Stages{Aggregations: aggregations(t, routeTestAggregations)}, false},
+		"keep_input":                         {Stages{Aggregations: aggregations(t, routeTestAggregations)[4:5]}, false},
+		"as many aggregations as columns":    {Stages{Aggregations: aggregations(t, routeTestAggregations)[:4]}, false},
+	} {
+		if got := identRoutable(tc.s); got != tc.want {
+			t.Errorf("%s: %v, want %v", name, got, tc.want)
+		}
 	}
 }
 
@@ -239,14 +331,27 @@ func TestRoutedIngestDoesNotAllocate(t *testing.T) {
 		t.Skip("the race detector makes sync.Pool drop items")
 	}
 	now := time.UnixMilli(1_700_000_000_000)
-	p, _ := routeTestPipeline(t, 1<<12, &discardSink{}, func() time.Time { return now })
+	byLabels, _ := routeTestPipeline(t, 1<<12, &discardSink{}, func() time.Time { return now })
+	byIdent, _, _ := identTestPipeline(t, 1<<12, &discardSink{}, func() time.Time { return now })
+	t.Run("by labels", func(t *testing.T) { checkIngestAllocs(t, byLabels, now, false) })
+	t.Run("by Ident", func(t *testing.T) { checkIngestAllocs(t, byIdent, now, true) })
+}
+
+// checkIngestAllocs fails when ingesting the same request again allocates.
+func checkIngestAllocs(t *testing.T, p *Pipeline, now time.Time, idents bool) {
 	r := rand.New(rand.NewPCG(1, 1))
-	in := routeTestInput(r, 0, now.UnixMilli())
+	in := routeTestFillIdents(&batch.Batch{}, r, 0, now.UnixMilli(), idents)
 	b := &batch.Batch{}
 	refill := func() {
 		b.Reset()
-		for i := range in.Series {
-			b.AppendSeries(in.Series[i].Labels, in.Series[i].Samples)
+		for _, s := range in.Series {
+			b.StartSeries()
+			for _, l := range s.Labels {
+				b.AddLabel(l.Name, l.Value)
+			}
+			b.AddSample(s.Samples[0].Timestamp, s.Samples[0].Value)
+			b.SetIdent(s.Ident)
+			b.FinishSeries()
 		}
 	}
 	for range 3 {

@@ -236,8 +236,21 @@ var seed = maphash.MakeSeed()
 
 // KeyOf returns the Key of a series with labels ls (sorted, as in a
 // batch), using buf as scratch space; it returns buf for reuse. Key.Hash
-// is batch.Hash(ls).
+// is batch.Hash(ls). The top bit of its Check is 0: the two kinds of key
+// (IdentKey) never meet. (Not the lowest bit: that one picks lines.)
 func KeyOf(ls []batch.Label, buf []byte) (Key, []byte) {
 	buf = batch.AppendHashInput(buf[:0], ls)
-	return Key{Hash: xxhash.Sum64(buf), Check: maphash.Bytes(seed, buf)}, buf
+	return Key{Hash: xxhash.Sum64(buf), Check: maphash.Bytes(seed, buf) &^ identBit}, buf
 }
+
+// IdentKey returns the Key of a series by its labels as decoded
+// (batch.Ident; the zero Key for none). The top bit of its Check is 1.
+func IdentKey(id batch.Ident) Key {
+	if id == (batch.Ident{}) {
+		return Key{}
+	}
+	return Key{Hash: id.Hash, Check: id.Check | identBit}
+}
+
+// identBit tells the keys of IdentKey from those of KeyOf.
+const identBit = 1 << 63

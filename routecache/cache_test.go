@@ -184,6 +184,28 @@ func TestKeyOf(t *testing.T) {
 	}
 }
 
+// An Ident's key is never a key of labels, even for the same bits, and
+// keeps the bits that pick lines; no Ident has no key.
+func TestIdentKey(t *testing.T) {
+	if IdentKey(batch.Ident{}) != (Key{}) {
+		t.Fatal("the zero Ident has a key")
+	}
+	ls := []batch.Label{{Name: "__name__", Value: "m"}}
+	lk, _ := KeyOf(ls, nil)
+	ik := IdentKey(batch.Ident(lk))
+	if ik == lk || ik.Hash != lk.Hash || ik.Check&(1<<62-1) != lk.Check&(1<<62-1) {
+		t.Fatalf("label key %x, Ident key %x", lk, ik)
+	}
+	c := New(MinLines)
+	rs := routesOf(lk, 0)
+	c.Put(lk, &rs, 1)
+	var got Routes
+	if c.Get(ik, &got, 1) {
+		t.Fatal("an Ident key found a label key's routes")
+	}
+	c.Release()
+}
+
 func BenchmarkGetHit(b *testing.B) {
 	c := New(1 << 18)
 	keys := make([]Key, 100_000)

@@ -14,6 +14,14 @@
 // so a Cache serves one set of aggregations (one pipeline generation) and
 // is replaced with it.
 //
+// A series may also be keyed by its labels as decoded (IdentKey, from
+// batch.Ident: a hash of their wire bytes), before relabeling: what the
+// routes say then depends on the global relabeling too, which is part of
+// the generation. The two kinds of key differ in the top bit of Check.
+// The cache does not interpret routes: a caller may keep other words in
+// columns it gives no aggregation (the pipeline keeps the series hash of
+// a decoded-labels key there, or 0 for "relabeling drops it").
+//
 // # Layout and bounds
 //
 // A Cache is a fixed array of 64-byte lines, one cache line per series:

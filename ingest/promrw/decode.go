@@ -145,6 +145,11 @@ func (p *parser) timeSeries(start, end, si int) error {
 		hasName           bool
 		addSamples        = true
 		labelLimitReached = false
+		// The labels' bytes are data[start:labelsEnd] while no other
+		// field came between them (as every sender writes them): that
+		// run names the series (batch.Ident).
+		labelsEnd  = start
+		contiguous = true
 	)
 	b.StartSeries()
 	for i := start; i < end; {
@@ -162,6 +167,8 @@ func (p *parser) timeSeries(start, end, si int) error {
 				(lim.MaxLabelNameLength <= 0 || ne-i-4 <= lim.MaxLabelNameLength) &&
 				(lim.MaxLabelValueLength <= 0 || le-ne-2 <= lim.MaxLabelValueLength) &&
 				isASCII(data[i:le]) {
+				contiguous = contiguous && i == labelsEnd
+				labelsEnd = le
 				name := aliasString(data[i+4 : ne])
 				labels++
 				kept++
@@ -199,6 +206,8 @@ func (p *parser) timeSeries(start, end, si int) error {
 				var name, value string
 				name, value, werr = parseLabel(data[ls:le], ls)
 				if werr == nil {
+					contiguous = contiguous && i == labelsEnd
+					labelsEnd = le
 					labels++
 					i = le
 					if value == "" || pr.reason != outcome.ReasonNone {
@@ -287,6 +296,9 @@ func (p *parser) timeSeries(start, end, si int) error {
 		b.AbandonSeries()
 		p.reject(histProblem, si, hist, 0, raw)
 		return nil
+	}
+	if contiguous && labelsEnd > start {
+		b.SetIdent(batch.IdentOf(data[start:labelsEnd]))
 	}
 	if !b.FinishSeries() {
 		p.reject(problem{reason: outcome.ReasonDuplicateLabel}, si, floats+hist, floats, raw)

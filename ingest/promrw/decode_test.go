@@ -44,12 +44,67 @@ func TestDecodeRoundTrip(t *testing.T) {
 			Samples: []batch.Sample{smp(1000, 1), smp(2000, 2), smp(3000, math.Inf(-1))}},
 		{Labels: []batch.Label{l("__name__", "up"), l("job", "x")}, Samples: []batch.Sample{smp(1000, 0)}},
 	}
-	if !reflect.DeepEqual(b.Series, want) {
+	if !reflect.DeepEqual(withoutIdents(b.Series), want) {
 		t.Errorf("series:\n got %+v\nwant %+v", b.Series, want)
+	}
+	for _, s := range b.Series {
+		if s.Ident == (batch.Ident{}) {
+			t.Errorf("%s: no Ident", batch.String(s.Labels))
+		}
 	}
 	wantRes := outcome.Result{Items: 3, Series: 2, Samples: 4, Metadata: 2}
 	if !reflect.DeepEqual(res, wantRes) {
 		t.Errorf("result: got %+v, want %+v", res, wantRes)
+	}
+}
+
+// A series' Ident names its labels' wire bytes: the same bytes give the
+// same Ident in any request, other labels another one, and labels not in
+// one run of bytes none.
+func TestDecodeIdents(t *testing.T) {
+	decode := func(req *prompb.WriteRequest) []batch.Series {
+		t.Helper()
+		b := &batch.Batch{}
+		var res outcome.Result
+		if err := Decode(encode(t, req), b, testLimits, &res); err != nil {
+			t.Fatal(err)
+		}
+		return b.Series
+	}
+	a := prompb.TimeSeries{Labels: lbls("__name__", "m", "job", "a"), Samples: smpls(1)}
+	b := prompb.TimeSeries{Labels: lbls("__name__", "m", "job", "b"), Samples: smpls(2, 3)}
+	// Empty values are dropped: the same labels as a, other bytes.
+	aEmpty := prompb.TimeSeries{Labels: lbls("__name__", "m", "job", "a", "x", ""), Samples: smpls(1)}
+	first := decode(&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{a, b, aEmpty}})
+	again := decode(&prompb.WriteRequest{Timeseries: []prompb.TimeSeries{b, a}})
+	switch {
+	case first[0].Ident == (batch.Ident{}) || first[1].Ident == (batch.Ident{}):
+		t.Fatalf("no Ident: %+v", first)
+	case first[0].Ident == first[1].Ident:
+		t.Error("two label sets share an Ident")
+	case again[1].Ident != first[0].Ident || again[0].Ident != first[1].Ident:
+		t.Error("the same labels in another request have another Ident")
+	case first[2].Ident == first[0].Ident:
+		t.Error("other wire bytes have the same Ident")
+	}
+
+	// A sample between two labels: the labels are not one run of bytes.
+	var ts []byte
+	ts = pbBytes(ts, 1, pbBytes(pbBytes(nil, 1, []byte("__name__")), 2, []byte("m")))
+	sample := protowire.AppendFixed64(protowire.AppendTag(nil, 1, protowire.Fixed64Type), math.Float64bits(1))
+	sample = protowire.AppendVarint(protowire.AppendTag(sample, 2, protowire.VarintType), 1000)
+	ts = pbBytes(ts, 2, sample)
+	ts = pbBytes(ts, 1, pbBytes(pbBytes(nil, 1, []byte("job")), 2, []byte("a")))
+	bt := &batch.Batch{}
+	var res outcome.Result
+	if err := Decode(snappy.Encode(nil, pbBytes(nil, 1, ts)), bt, testLimits, &res); err != nil {
+		t.Fatal(err)
+	}
+	if bt.Len() != 1 || batch.String(bt.Series[0].Labels) != `m{job="a"}` {
+		t.Fatalf("decoded %+v", bt.Series)
+	}
+	if bt.Series[0].Ident != (batch.Ident{}) {
+		t.Error("labels around a sample have an Ident")
 	}
 }
 

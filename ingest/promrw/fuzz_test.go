@@ -70,9 +70,16 @@ func checkAccepted(t *testing.T, b *batch.Batch, res *outcome.Result) {
 	if res.Series != b.Len() || res.Samples != b.SampleCount() {
 		t.Fatalf("result says %d series %d samples, batch has %d, %d", res.Series, res.Samples, b.Len(), b.SampleCount())
 	}
+	byIdent := map[batch.Ident][]batch.Label{}
 	for _, s := range b.Series {
 		if len(s.Samples) == 0 {
 			t.Fatalf("series without samples: %v", s.Labels)
+		}
+		if s.Ident != (batch.Ident{}) {
+			if ls, ok := byIdent[s.Ident]; ok && !batch.Equal(ls, s.Labels) {
+				t.Fatalf("one Ident for %v and %v", ls, s.Labels)
+			}
+			byIdent[s.Ident] = s.Labels
 		}
 		if len(s.Labels) > fuzzLimits.MaxLabelsPerSeries {
 			t.Fatalf("%d labels", len(s.Labels))

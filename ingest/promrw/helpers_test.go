@@ -1,12 +1,15 @@
 package promrw
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
 	writev2 "github.com/prometheus/prometheus/prompb/io/prometheus/write/v2"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/premetrics/premetrics/batch"
 )
 
 // encode marshals req with gogo protobuf and compresses it like Prometheus.
@@ -126,4 +129,14 @@ func pbSymbols(syms ...string) []byte {
 		b = pbBytes(b, 4, []byte(s))
 	}
 	return b
+}
+
+// withoutIdents returns a copy of series with every Ident zero, to compare
+// with decoders that set none (2.0) or with literal series.
+func withoutIdents(series []batch.Series) []batch.Series {
+	out := slices.Clone(series)
+	for i := range out {
+		out[i].Ident = batch.Ident{}
+	}
+	return out
 }
