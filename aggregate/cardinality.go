@@ -20,10 +20,14 @@ import (
 // whose aggregation hits max_output_series or max_input_series sees the
 // label that explodes.
 const (
-	// cardSampleEvery: Push observes one in this many matched series
-	// (after input_relabel_configs), chosen by their position in the part
-	// of the batch plus an offset mixed from the push time, so about
-	// every cardSampleEvery-th push of each series. A power of two.
+	// cardSampleEvery: Push observes about one in this many matched
+	// series (after input_relabel_configs), chosen by their position in
+	// the batch plus an offset mixed from the push time, so about every
+	// cardSampleEvery-th push of each series. The position is the
+	// series' in the batch, not among the series matched, so that all
+	// aggregations of a pipeline observe the same series of a batch: the
+	// pipeline relabels a series it pushes unrelabeled (LabelSource) only
+	// once for all of them. A power of two.
 	cardSampleEvery = 16
 	// cardPeriod: the estimates cover the series observed in the current
 	// and the previous period of the push clock (10–20 min of data);
@@ -96,8 +100,8 @@ func newCardinality(name string, owner *Metrics) *cardinality {
 	return c
 }
 
-// sampled reports whether Push observes its n-th matched series of a part
-// pushed at nowMs: one in cardSampleEvery, starting at an offset that is
+// sampled reports whether Push observes series n of a batch pushed at
+// nowMs: one in cardSampleEvery, starting at an offset that is
 // a multiplicative hash of nowMs, so that batches of the same series in
 // the same order are sampled at different positions.
 func (c *cardinality) sampled(n int, nowMs int64) bool {

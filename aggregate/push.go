@@ -196,7 +196,7 @@ func (a *Aggregator) pushPart(series []batch.Series, marks []uint8, of []int32, 
 			}
 			ls = out
 		}
-		if a.card != nil && a.card.sampled(len(items), nowMs) {
+		if a.card != nil && a.card.sampled(sc.base+i, nowMs) {
 			if route != 0 && sc.src != nil {
 				ls = sc.labels(series, i)
 			}

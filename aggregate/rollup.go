@@ -317,6 +317,7 @@ func (a *Aggregator) PushRollup(b *batch.Batch, r *Rollup, marks []uint8, now ti
 	sc.dupPartial = -1 // across pushParts: a partial's series may straddle two
 	var c pushCounts
 	for lo := 0; lo < len(b.Series); lo += pushPartSize {
+		sc.base = lo
 		a.pushPart(b.Series[lo:min(lo+pushPartSize, len(b.Series))], marks[lo:], r.of[lo:], nil, nil, nowMs, sc, &c)
 	}
 	sc.plan.release() // keep neither aggregation alive in the pool
