@@ -34,6 +34,10 @@ type Series struct {
 	// Ident, when not zero, identifies the labels as the decoder read
 	// them off the wire; see Ident.
 	Ident Ident
+	// Wire, when not empty, is the wire encoding of the labels, which the
+	// decoder left undecoded (Labels nil) because the batch's IdentIndex
+	// knows the series: LoadLabels decodes them.
+	Wire string
 }
 
 // Ident identifies a series by the wire bytes its labels were decoded
@@ -84,6 +88,73 @@ type Batch struct {
 	// Open series under construction (StartSeries..FinishSeries).
 	labelStart, sampleStart int
 	ident                   Ident
+
+	index       IdentIndex                             // SetIdentIndex
+	wireDecoder func(wire string, dst []Label) []Label // FinishWireSeries
+	deferred    int                                    // series with Wire
+}
+
+// IdentIndex is a stage that keeps state per series by Ident (the
+// pipeline's route cache), as a decoder of a batch sees it. The decoder
+// first asks Prefetch for every series of a request, then Known for each
+// as it decodes it, so that the cache misses of Known overlap.
+type IdentIndex interface {
+	// Prefetch asks the CPU for the memory Known(id) reads.
+	Prefetch(id Ident)
+	// Known reports whether the stage needs none of the series' labels
+	// to take it: the decoder may then leave them undecoded and
+	// unvalidated (FinishWireSeries). The stage learnt the series from the
+	// same bytes, which were valid then and, the limits being fixed for
+	// the life of the process, are valid now.
+	Known(id Ident) bool
+}
+
+// SetIdentIndex gives the decoder of b the index of the stage b goes to,
+// until Reset.
+func (b *Batch) SetIdentIndex(ix IdentIndex) { b.index = ix }
+
+// IdentIndex returns the index SetIdentIndex gave, or nil.
+func (b *Batch) IdentIndex() IdentIndex { return b.index }
+
+// FinishWireSeries closes the open series like FinishSeries but without
+// its labels: wire is their wire encoding (aliasing b's arena, or any
+// string that outlives b) and decode the decoder's function that appends
+// them to dst, which LoadLabels calls.
+func (b *Batch) FinishWireSeries(wire string, decode func(wire string, dst []Label) []Label) {
+	b.labels = b.labels[:b.labelStart]
+	ss := b.samples[b.sampleStart:len(b.samples):len(b.samples)]
+	b.Series = append(b.Series, Series{Samples: ss, Ident: b.ident, Wire: wire})
+	b.wireDecoder = decode
+	b.deferred++
+}
+
+// Deferred reports whether some series of b may have their labels in
+// Wire (see LoadLabels).
+func (b *Batch) Deferred() bool { return b.deferred > 0 }
+
+// LoadLabels returns the labels of series i, decoding them first if the
+// decoder left them in Wire.
+func (b *Batch) LoadLabels(i int) []Label {
+	s := &b.Series[i]
+	if s.Wire != "" {
+		start := len(b.labels)
+		b.labels = b.wireDecoder(s.Wire, b.labels)
+		ls := b.labels[start:len(b.labels):len(b.labels)]
+		SortLabels(ls)
+		s.Labels, s.Wire = ls, ""
+	}
+	return s.Labels
+}
+
+// LoadAllLabels decodes the labels of every series that has them in Wire.
+func (b *Batch) LoadAllLabels() {
+	if b.deferred == 0 {
+		return
+	}
+	for i := range b.Series {
+		b.LoadLabels(i)
+	}
+	b.deferred = 0
 }
 
 // Reset empties b and keeps its arenas for reuse. Strings handed out by
@@ -98,6 +169,7 @@ func (b *Batch) Reset() {
 	b.hists = b.hists[:0]
 	b.spans = b.spans[:0]
 	b.deltas = b.deltas[:0]
+	b.index, b.wireDecoder, b.deferred = nil, nil, 0
 }
 
 // Len returns the number of series.

@@ -38,3 +38,11 @@ func retryAfterOf(err error) time.Duration {
 	}
 	return DefaultRetryAfter
 }
+
+// IdentIndexer is a Pipeline that keeps state per series by batch.Ident
+// and offers it to decoders (batch.IdentIndex): the remote write 1.0
+// decoder then prefetches it and leaves the labels of series it knows
+// undecoded. The remote write handler uses it when its Pipeline has it.
+type IdentIndexer interface {
+	IdentIndex() batch.IdentIndex
+}

@@ -23,7 +23,8 @@ const RemoteWritePath = "/api/v1/write"
 type remoteWriteHandler struct {
 	intake
 	limits outcome.Limits
-	pool   sync.Pool // *rwState
+	pool   sync.Pool        // *rwState
+	index  batch.IdentIndex // the Pipeline's (IdentIndexer), or nil
 }
 
 // rwState is the per-request scratch space the handler reuses.
@@ -52,11 +53,15 @@ func NewRemoteWriteHandler(cfg Config, p Pipeline, m *Metrics, log *slog.Logger)
 // from gate (nil: a private one).
 func newRemoteWriteHandler(cfg Config, gate *Gate, p Pipeline, m *Metrics, log *slog.Logger) http.Handler {
 	cfg = cfg.withDefaults()
-	return &remoteWriteHandler{
+	h := &remoteWriteHandler{
 		intake: newIntake(cfg, gate, p, m, log, ProtocolRemoteWrite, "remote write request", "series"),
 		limits: cfg.limits(),
 		pool:   sync.Pool{New: func() any { return new(rwState) }},
 	}
+	if ix, ok := p.(IdentIndexer); ok {
+		h.index = ix.IdentIndex()
+	}
+	return h
 }
 
 func (h *remoteWriteHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -105,6 +110,7 @@ func (h *remoteWriteHandler) serve(w http.ResponseWriter, r *http.Request) int {
 	if v2 {
 		err = promrw.DecodeV2(body, b, h.limits, res, &written)
 	} else {
+		b.SetIdentIndex(h.index)
 		err = promrw.Decode(body, b, h.limits, res)
 	}
 	if err != nil {

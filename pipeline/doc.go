@@ -42,7 +42,11 @@
 // every aggregation is then neither relabeled nor hashed: the
 // aggregations push it with its routes, relabeling it only if one asks
 // for its labels (aggregate.LabelSource: a stale route, a sample for the
-// cardinality estimate). A cache that hits fewer than 60%
+// cardinality estimate). The remote write decoder asks the cache too
+// (IdentIndex, batch.IdentIndex): it prefetches every series' lines
+// before it parses the request, and leaves the labels of a series the
+// cache knows undecoded (batch.Series.Wire), to be decoded only if an
+// aggregation asks. A cache that hits fewer than 60%
 // of a period's lookups (4 per line: a working set much larger than the
 // cache, or constant churn) costs more than it saves: it is dropped, its
 // memory returned, and left off for 10 minutes before it is tried again.

@@ -16,6 +16,41 @@ import (
 // route, a sample for the cardinality estimate: pendingLabels). A line
 // with hash 0 says that relabeling drops the series.
 
+// IdentIndex returns the route cache as a remote write decoder sees it
+// (batch.IdentIndex): it prefetches the lines of a request's series, and
+// a series whose line is known need not have its labels decoded, since
+// relabelByIdent neither relabels nor hashes it. The remote write handler
+// hands it to the decoder (ingest.IdentIndexer). Its answers are hints:
+// Ingest reads the lines again under its own generation.
+func (p *Pipeline) IdentIndex() batch.IdentIndex { return (*identIndex)(p) }
+
+type identIndex Pipeline
+
+// routing returns the routing of the current stages when it takes
+// series by Ident, else nil. The stages may be retired meanwhile: the
+// cache's memory stays mapped (routecache.Cache.Release).
+func (x *identIndex) routing() *routing {
+	if r := (*Pipeline)(x).cur.Load().routing; r != nil && r.byIdent && !r.off.Load() {
+		return r
+	}
+	return nil
+}
+
+func (x *identIndex) Prefetch(id batch.Ident) {
+	if r := x.routing(); r != nil {
+		r.cache.Prefetch(routecache.IdentKey(id))
+	}
+}
+
+func (x *identIndex) Known(id batch.Ident) bool {
+	r := x.routing()
+	if r == nil {
+		return false
+	}
+	var rs routecache.Routes
+	return r.cache.Peek(routecache.IdentKey(id), &rs) && known(&rs, r.used)
+}
+
 // droppedRoute fills the aggregations' columns of a line whose series
 // relabeling drops: they are never handed to an aggregation.
 const droppedRoute = ^aggregate.Route(0)
@@ -67,10 +102,12 @@ func (p *Pipeline) relabelByIdent(r *rules.Relabeler, b *batch.Batch, sc *scratc
 			dropped += len(s.Samples)
 			continue
 		case rt.hit[i] && known(&rs, rt.r.used):
-			rt.lazy.pending[kept] = r != nil
-			pending = pending || r != nil
+			// Pending: not relabeled, or its labels not even decoded.
+			lazy := r != nil || s.Wire != ""
+			rt.lazy.pending[kept] = lazy
+			pending = pending || lazy
 		default:
-			out, inBuf, keep := r.ApplyInPlace(s.Labels, sc.labels)
+			out, inBuf, keep := r.ApplyInPlace(b.LoadLabels(i), sc.labels)
 			if !keep {
 				dropped += len(s.Samples)
 				rt.putDropped(rt.keys[i])
@@ -111,8 +148,9 @@ func (sc *routeScratch) putDropped(k routecache.Key) {
 	sc.r.cache.Put(k, &rs, sc.now) // hash 0: dropped
 }
 
-// pendingLabels relabels the series of a batch whose relabeling
-// relabelByIdent left pending, as an aggregation asks for their labels.
+// pendingLabels decodes (batch.Batch.LoadLabels) and relabels the series
+// of a batch that relabelByIdent left pending, as an aggregation asks for
+// their labels.
 type pendingLabels struct {
 	r       *rules.Relabeler
 	b       *batch.Batch
@@ -125,14 +163,17 @@ func (pl *pendingLabels) FinalLabels(i int) []batch.Label {
 	s := &pl.b.Series[i]
 	if pl.pending[i] {
 		pl.pending[i] = false
-		out, inBuf, keep := pl.r.ApplyInPlace(s.Labels, pl.buf)
-		switch {
-		case !keep: // cannot be: relabeling kept these labels when their line was written
-		case inBuf:
-			pl.buf = out[:0]
-			pl.b.SetLabels(i, out)
-		default:
-			s.Labels = out
+		ls := pl.b.LoadLabels(i)
+		if pl.r != nil {
+			out, inBuf, keep := pl.r.ApplyInPlace(ls, pl.buf)
+			switch {
+			case !keep: // cannot be: relabeling kept these labels when their line was written
+			case inBuf:
+				pl.buf = out[:0]
+				pl.b.SetLabels(i, out)
+			default:
+				s.Labels = out
+			}
 		}
 	}
 	return pl.b.Series[i].Labels

@@ -180,7 +180,11 @@ func (p *Pipeline) Ingest(ctx context.Context, b *batch.Batch) error {
 		routes = &sc.routes
 		routes.begin(st.routing, len(b.Series), now)
 	}
-	if routes != nil && st.routing.byIdent && len(b.Series) > 0 && b.Series[0].Ident != (batch.Ident{}) {
+	byIdent := routes != nil && st.routing.byIdent && len(b.Series) > 0 && b.Series[0].Ident != (batch.Ident{})
+	if !byIdent {
+		b.LoadAllLabels() // those a decoder left undecoded (batch.IdentIndex)
+	}
+	if byIdent {
 		routes.lookupIdents(b)
 		pending := p.relabelByIdent(st.Relabel, b, sc)
 		clear(sc.labels[:cap(sc.labels)]) // do not keep b's strings alive in the pool

@@ -8,14 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/relabel"
+	"github.com/prometheus/prometheus/prompb"
 	"gopkg.in/yaml.v3"
 
 	"github.com/premetrics/premetrics/aggregate"
 	"github.com/premetrics/premetrics/batch"
 	"github.com/premetrics/premetrics/enrich"
+	"github.com/premetrics/premetrics/ingest/outcome"
+	"github.com/premetrics/premetrics/ingest/promrw"
 	"github.com/premetrics/premetrics/internal/race"
 	"github.com/premetrics/premetrics/routecache"
 	"github.com/premetrics/premetrics/rules"
@@ -136,20 +140,80 @@ const identTestAggregations = `
 // from *now on, into p, whose clock reads *now, and flushes all. It
 // returns what s received and the samples dropped by relabeling and as
 // unmatched.
-func routeTestRun(t *testing.T, p *Pipeline, s *sink, dropped *prometheus.CounterVec, now *time.Time, idents bool) ([]string, float64, float64) {
+func routeTestRun(t *testing.T, p *Pipeline, s *sink, dropped *prometheus.CounterVec, now *time.Time, in routeInput) ([]string, float64, float64) {
 	t.Helper()
 	start := *now
 	r := rand.New(rand.NewPCG(7, 8))
+	undecoded := 0
 	for i := range 120 {
 		*now = start.Add(time.Duration(i) * 250 * time.Millisecond)
-		if err := p.Ingest(context.Background(), routeTestFillIdents(&batch.Batch{}, r, i, now.UnixMilli(), idents)); err != nil {
+		b := routeTestFillIdents(&batch.Batch{}, r, i, now.UnixMilli(), in == syntheticIdents)
+		if in == remoteWrite {
+			b = viaRemoteWrite(t, b, p.IdentIndex())
+			for _, s := range b.Series {
+				if s.Wire != "" {
+					undecoded++
+				}
+			}
+		}
+		if err := p.Ingest(context.Background(), b); err != nil {
 			t.Fatal(err)
 		}
 		p.Flush(context.Background(), *now, false)
 	}
 	p.Flush(context.Background(), now.Add(time.Hour), true)
+	if in == remoteWrite && p.cur.Load().routing != nil && undecoded == 0 {
+		t.Error("the decoder decoded the labels of every series")
+	}
 	return s.take(), testutil.ToFloat64(dropped.WithLabelValues("relabel", "relabel_drop")),
 		testutil.ToFloat64(dropped.WithLabelValues("route", "unmatched"))
+}
+
+// routeInput is how routeTestRun makes its batches.
+type routeInput int
+
+const (
+	noIdents        routeInput = iota // as a decoder without Idents would
+	syntheticIdents                   // with an Ident made from the labels as sent
+	remoteWrite                       // encoded as remote write 1.0 and decoded with the pipeline's IdentIndex
+)
+
+func (in routeInput) String() string {
+	return [...]string{"no idents", "idents", "remote write"}[in]
+}
+
+// viaRemoteWrite returns b as the remote write handler hands it to the
+// pipeline: encoded as a request, decoded with index ix.
+func viaRemoteWrite(t *testing.T, b *batch.Batch, ix batch.IdentIndex) *batch.Batch {
+	t.Helper()
+	out := &batch.Batch{}
+	out.SetIdentIndex(ix)
+	var res outcome.Result
+	if err := promrw.Decode(encodeRemoteWrite(t, b), out, outcome.Limits{}, &res); err != nil || out.Len() != b.Len() {
+		t.Fatalf("decoded %d of %d series: %v", out.Len(), b.Len(), err)
+	}
+	return out
+}
+
+// encodeRemoteWrite encodes b as a remote write 1.0 request body.
+func encodeRemoteWrite(t *testing.T, b *batch.Batch) []byte {
+	t.Helper()
+	var req prompb.WriteRequest
+	for _, s := range b.Series {
+		ts := prompb.TimeSeries{}
+		for _, l := range s.Labels {
+			ts.Labels = append(ts.Labels, prompb.Label{Name: l.Name, Value: l.Value})
+		}
+		for _, smp := range s.Samples {
+			ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: smp.Timestamp, Value: smp.Value})
+		}
+		req.Timeseries = append(req.Timeseries, ts)
+	}
+	pb, err := req.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snappy.Encode(nil, pb)
 }
 
 // identTestPipeline is routeTestPipeline over identTestAggregations,
@@ -170,13 +234,18 @@ func identTestPipeline(t *testing.T, lines int, s Sink, now func() time.Time) (*
 // input series that become one share their state, and a series not
 // relabeled is relabeled when an aggregation needs its labels (a stale
 // route, a new group after an overflow).
+//
+// Through the remote write decoder with the pipeline's IdentIndex, the
+// labels of series the cache knows are not even decoded (batch
+// Series.Wire); those an aggregation asks for are decoded then.
 func TestRouteCacheKeepsOutputs(t *testing.T) {
-	for _, idents := range []bool{false, true} {
-		t.Run(fmt.Sprintf("idents=%v", idents), func(t *testing.T) { checkRouteCacheKeepsOutputs(t, idents) })
+	for _, in := range []routeInput{noIdents, syntheticIdents, remoteWrite} {
+		t.Run(in.String(), func(t *testing.T) { checkRouteCacheKeepsOutputs(t, in) })
 	}
 }
 
-func checkRouteCacheKeepsOutputs(t *testing.T, idents bool) {
+func checkRouteCacheKeepsOutputs(t *testing.T, in routeInput) {
+	idents := in != noIdents
 	var m *RouteCacheMetrics
 	run := func(lines int) ([]string, float64, float64) {
 		now := time.UnixMilli(1_700_000_000_000)
@@ -194,7 +263,7 @@ func checkRouteCacheKeepsOutputs(t *testing.T, idents bool) {
 		if r := p.cur.Load().routing; lines > 0 && (r == nil || r.byIdent != idents) {
 			t.Fatalf("routing %+v", r)
 		}
-		return routeTestRun(t, p, s, dropped, &now, idents)
+		return routeTestRun(t, p, s, dropped, &now, in)
 	}
 	want, wantRelabel, wantUnmatched := run(0)
 	if len(want) == 0 || wantRelabel == 0 || wantUnmatched == 0 && idents {
@@ -333,18 +402,31 @@ func TestRoutedIngestDoesNotAllocate(t *testing.T) {
 	now := time.UnixMilli(1_700_000_000_000)
 	byLabels, _ := routeTestPipeline(t, 1<<12, &discardSink{}, func() time.Time { return now })
 	byIdent, _, _ := identTestPipeline(t, 1<<12, &discardSink{}, func() time.Time { return now })
-	t.Run("by labels", func(t *testing.T) { checkIngestAllocs(t, byLabels, now, false) })
-	t.Run("by Ident", func(t *testing.T) { checkIngestAllocs(t, byIdent, now, true) })
+	t.Run("by labels", func(t *testing.T) { checkIngestAllocs(t, byLabels, now, noIdents) })
+	t.Run("by Ident", func(t *testing.T) { checkIngestAllocs(t, byIdent, now, syntheticIdents) })
+	t.Run("remote write", func(t *testing.T) { checkIngestAllocs(t, byIdent, now, remoteWrite) })
 }
 
 // checkIngestAllocs fails when ingesting the same request again allocates.
-func checkIngestAllocs(t *testing.T, p *Pipeline, now time.Time, idents bool) {
+func checkIngestAllocs(t *testing.T, p *Pipeline, now time.Time, in routeInput) {
 	r := rand.New(rand.NewPCG(1, 1))
-	in := routeTestFillIdents(&batch.Batch{}, r, 0, now.UnixMilli(), idents)
+	input := routeTestFillIdents(&batch.Batch{}, r, 0, now.UnixMilli(), in == syntheticIdents)
+	var body []byte
+	if in == remoteWrite {
+		body = encodeRemoteWrite(t, input)
+	}
 	b := &batch.Batch{}
+	var res outcome.Result // the handler's is pooled
 	refill := func() {
 		b.Reset()
-		for _, s := range in.Series {
+		if in == remoteWrite {
+			b.SetIdentIndex(p.IdentIndex())
+			if err := promrw.Decode(body, b, outcome.Limits{}, &res); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		for _, s := range input.Series {
 			b.StartSeries()
 			for _, l := range s.Labels {
 				b.AddLabel(l.Name, l.Value)

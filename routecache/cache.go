@@ -3,6 +3,7 @@ package routecache
 import (
 	"hash/maphash"
 	"math/bits"
+	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -67,7 +68,7 @@ func New(lines int) *Cache {
 	if lines > MinLines {
 		n = 1 << bits.Len64(uint64(lines-1))
 	}
-	mem := allocate(int(n) * int(unsafe.Sizeof(line{})))
+	mem := regions.get(int(n) * int(unsafe.Sizeof(line{})))
 	return &Cache{lines: unsafe.Slice((*line)(mem.ptr()), n), mask: n - 1, mem: mem}
 }
 
@@ -80,11 +81,45 @@ func (c *Cache) Drop() {
 	c.filled.Store(0)
 }
 
-// Release returns c's memory. c must not be used afterwards, also not by
-// a Get or Put still running.
+// Release returns the memory of c's lines to the OS, like Drop, and hands
+// their address range to the next New of the same size. It is safe while
+// Prefetches, Gets and Puts run, also ones that go on after it: they see
+// zeros or the lines of that next Cache (whose keys, if they match, are
+// of the same series; a caller that must not take another cache's routes
+// uses c no more), never unmapped memory. The address ranges are kept
+// for the life of the process: one per size, as long as each Cache is
+// released before the next of its size is made.
 func (c *Cache) Release() {
-	c.lines = nil
-	c.mem.free()
+	c.Drop()
+	regions.put(c.mem)
+}
+
+// regions keeps the address ranges of released caches, by size.
+var regions regionPool
+
+type regionPool struct {
+	mu   sync.Mutex
+	free map[int][]*region
+}
+
+func (p *regionPool) get(n int) *region {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if rs := p.free[n]; len(rs) > 0 {
+		r := rs[len(rs)-1]
+		p.free[n] = rs[:len(rs)-1]
+		return r
+	}
+	return allocate(n)
+}
+
+func (p *regionPool) put(r *region) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.free == nil {
+		p.free = map[int][]*region{}
+	}
+	p.free[r.size()] = append(p.free[r.size()], r)
 }
 
 // Lines returns the number of lines of c.
@@ -126,6 +161,13 @@ func (c *Cache) Get(k Key, rs *Routes, now uint32) bool {
 	return false
 }
 
+// Peek is Get without marking the line as in use: a look that does not
+// count as a use (a decoder asking ahead of the pipeline's Get).
+func (c *Cache) Peek(k Key, rs *Routes) bool { return c.Get(k, rs, unmarked) }
+
+// unmarked is the clock of Peek: a Get at it does not mark the line.
+const unmarked = 0
+
 func (l *line) get(k Key, rs *Routes, now uint32) bool {
 	s := l.seq.Load()
 	if s&1 != 0 || l.hash.Load() != k.Hash || l.check.Load() != k.Check {
@@ -137,7 +179,7 @@ func (l *line) get(k Key, rs *Routes, now uint32) bool {
 	if l.seq.Load() != s {
 		return false
 	}
-	if l.used.Load() != uint64(now) { // once a second at most: the line stays clean
+	if now != unmarked && l.used.Load() != uint64(now) { // once a second at most: the line stays clean
 		l.used.Store(uint64(now))
 	}
 	return true

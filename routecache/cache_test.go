@@ -206,6 +206,31 @@ func TestIdentKey(t *testing.T) {
 	c.Release()
 }
 
+// Peek finds what Get finds but does not make the line look used: an
+// idle key stays evictable.
+func TestPeek(t *testing.T) {
+	c := New(MinLines)
+	defer c.Release()
+	k := Key{Hash: 5, Check: 5}
+	rs := routesOf(k, 0)
+	c.Put(k, &rs, 1)
+	var got Routes
+	if !c.Peek(k, &got) || got != rs {
+		t.Fatalf("Peek: %v", got)
+	}
+	if c.Peek(Key{Hash: 6, Check: 6}, &got) || got != (Routes{}) {
+		t.Fatal("Peek found a key never put")
+	}
+	// Another key of both lines takes k's line once k is idle: Peek
+	// did not mark it.
+	other := Key{Hash: 5, Check: 5 + MinLines}
+	ors := routesOf(other, 1)
+	c.Put(other, &ors, 1+IdleAfter)
+	if c.Peek(k, &got) {
+		t.Error("a key only peeked at was kept")
+	}
+}
+
 func BenchmarkGetHit(b *testing.B) {
 	c := New(1 << 18)
 	keys := make([]Key, 100_000)
@@ -256,3 +281,42 @@ func TestDrop(t *testing.T) {
 	}
 	c.Release()
 }
+
+// Readers of a released cache read mapped memory: zeros, or the lines of
+// the next cache of its size, which takes the same address range.
+func TestReadersOutliveRelease(t *testing.T) {
+	old := New(MinLines)
+	k := Key{Hash: 7, Check: 9}
+	rs := routesOf(k, 0)
+	old.Put(k, &rs, 1)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var got Routes
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			old.Prefetch(k)
+			if old.Peek(k, &got) && got != rs {
+				t.Errorf("routes %v of another key", got)
+				return
+			}
+		}
+	}()
+	old.Release()
+	next := New(MinLines)
+	if next.first() != old.first() {
+		t.Error("the next cache of the size did not take the released range")
+	}
+	other := routesOf(k, 0)
+	next.Put(k, &other, 1)
+	close(stop)
+	<-done
+	next.Release()
+}
+
+func (c *Cache) first() *line { return &c.lines[0] }

@@ -36,7 +36,9 @@
 // (which would cost a write per series and serve none), and keys that
 // stop coming make room after a minute. The memory (64 bytes per line) is
 // mapped at New, outside the Go heap, so it does not raise the heap goal,
-// and takes RSS only as lines are written; Release unmaps it. A pipeline
+// and takes RSS only as lines are written; Release returns the pages and
+// keeps the address range for the next cache of its size, so that a
+// reader still running reads memory that is mapped. A pipeline
 // with more series than lines still works, at the cost of a miss for the
 // series that do not fit.
 //

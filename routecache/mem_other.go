@@ -25,4 +25,4 @@ func (r *region) drop() {
 	}
 }
 
-func (r *region) free() { r.b = nil }
+func (r *region) size() int { return len(r.b) * int(unsafe.Sizeof(line{})) }

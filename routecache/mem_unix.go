@@ -38,9 +38,4 @@ func (r *region) drop() {
 	}
 }
 
-func (r *region) free() {
-	if r.b != nil {
-		_ = syscall.Munmap(r.b)
-		r.b = nil
-	}
-}
+func (r *region) size() int { return len(r.b) }

@@ -75,15 +75,23 @@ func trimSnappy(err error) string {
 }
 
 type parser struct {
-	data []byte
-	b    *batch.Batch
-	lim  outcome.Limits
-	res  *outcome.Result
+	data  []byte
+	b     *batch.Batch
+	lim   outcome.Limits
+	res   *outcome.Result
+	index batch.IdentIndex // the batch's (known.go), or nil
 }
 
 func (p *parser) writeRequest() error {
 	data := p.data
 	series := 0
+	var spans []identSpan
+	if p.index = p.b.IdentIndex(); p.index != nil {
+		sp := spanPool.Get().(*[]identSpan)
+		defer spanPool.Put(sp)
+		spans = p.prescan(p.index, (*sp)[:0])
+		*sp = spans
+	}
 	for i := 0; i < len(data); {
 		num, wt, next, werr := protoscan.Tag(data, i)
 		if werr != nil {
@@ -99,7 +107,11 @@ func (p *parser) writeRequest() error {
 				return protoError(msgV1, werr, fmt.Sprintf("timeseries[%d]", series))
 			}
 			p.res.Items++
-			if err := p.timeSeries(start, end, series); err != nil {
+			var sp *identSpan
+			if series < len(spans) && spans[series].ok {
+				sp = &spans[series]
+			}
+			if err := p.timeSeries(start, end, series, sp); err != nil {
 				return err
 			}
 			series++
@@ -132,8 +144,10 @@ func (p *parser) writeRequest() error {
 	return nil
 }
 
-// timeSeries parses data[start:end], the si-th TimeSeries message.
-func (p *parser) timeSeries(start, end, si int) error {
+// timeSeries parses data[start:end], the si-th TimeSeries message. sp,
+// when not nil, is its label run as prescan found it: a series the index
+// knows is then parsed from the end of its labels on (known.go).
+func (p *parser) timeSeries(start, end, si int, sp *identSpan) error {
 	data := p.data[:end]
 	b := p.b
 	lim := p.lim
@@ -150,9 +164,14 @@ func (p *parser) timeSeries(start, end, si int) error {
 		// run names the series (batch.Ident).
 		labelsEnd  = start
 		contiguous = true
+		first      = start
+		known      = sp != nil && p.index.Known(sp.id)
 	)
+	if known {
+		first, hasName = sp.labelsEnd, true
+	}
 	b.StartSeries()
-	for i := start; i < end; {
+	for i := first; i < end; {
 		// Fast path: a label as every sender encodes it, a non-empty
 		// ASCII name and value under 128 bytes each, within the limits:
 		// 0x0a len 0x0a nlen name 0x12 vlen value. Anything else,
@@ -297,10 +316,15 @@ func (p *parser) timeSeries(start, end, si int) error {
 		p.reject(histProblem, si, hist, 0, raw)
 		return nil
 	}
-	if contiguous && labelsEnd > start {
+	switch {
+	case sp != nil:
+		b.SetIdent(sp.id)
+	case contiguous && labelsEnd > start:
 		b.SetIdent(batch.IdentOf(data[start:labelsEnd]))
 	}
-	if !b.FinishSeries() {
+	if known {
+		b.FinishWireSeries(aliasString(data[start:sp.labelsEnd]), decodeWireLabels)
+	} else if !b.FinishSeries() {
 		p.reject(problem{reason: outcome.ReasonDuplicateLabel}, si, floats+hist, floats, raw)
 		return nil
 	}

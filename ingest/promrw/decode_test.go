@@ -503,3 +503,68 @@ func TestVarintFastPaths(t *testing.T) {
 		t.Error("uvarint accepted a truncated varint")
 	}
 }
+
+// fakeIndex knows the series whose Idents it holds, and records the
+// order of the calls.
+type fakeIndex struct {
+	known map[batch.Ident]bool
+	calls []string
+}
+
+func (f *fakeIndex) Prefetch(id batch.Ident) { f.calls = append(f.calls, "prefetch") }
+func (f *fakeIndex) Known(id batch.Ident) bool {
+	f.calls = append(f.calls, "known")
+	return f.known[id]
+}
+
+// With an IdentIndex, every series is prefetched before the first is
+// parsed, and a series the index knows keeps its labels in Wire, from
+// which LoadLabels gives what a decode without the index gives; the
+// result counts the same, and a known series' histogram is still
+// rejected.
+func TestDecodeDefersKnownLabels(t *testing.T) {
+	req := &prompb.WriteRequest{Timeseries: []prompb.TimeSeries{
+		{Labels: lbls("__name__", "m", "job", "a", "empty", ""), Samples: smpls(1, 2)},
+		{Labels: lbls("__name__", "m", "job", "b"), Samples: smpls(3)},
+		{Labels: lbls("__name__", "m", "job", "c"), Samples: smpls(4),
+			Histograms: []prompb.Histogram{{Timestamp: 5, Count: &prompb.Histogram_CountInt{CountInt: 1}}}},
+		{Labels: lbls("__name__", "m", "job", "\x80"), Samples: smpls(6)}, // invalid: not known
+	}}
+	body := encode(t, req)
+	plain := &batch.Batch{}
+	var wantRes outcome.Result
+	if err := Decode(body, plain, testLimits, &wantRes); err != nil {
+		t.Fatal(err)
+	}
+	if plain.Len() != 3 {
+		t.Fatalf("decoded %d series", plain.Len())
+	}
+	ix := &fakeIndex{known: map[batch.Ident]bool{plain.Series[0].Ident: true, plain.Series[2].Ident: true}}
+	b := &batch.Batch{}
+	b.SetIdentIndex(ix)
+	var res outcome.Result
+	if err := Decode(body, b, testLimits, &res); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(ix.calls, " "); got != "prefetch prefetch prefetch prefetch known known known known" {
+		t.Errorf("calls: %s", got)
+	}
+	if !reflect.DeepEqual(res, wantRes) {
+		t.Errorf("result %+v, want %+v", res, wantRes)
+	}
+	if b.Len() != 3 || !b.Deferred() {
+		t.Fatalf("%d series, deferred %v", b.Len(), b.Deferred())
+	}
+	for i, s := range b.Series {
+		deferred := s.Labels == nil && s.Wire != ""
+		if deferred != ix.known[s.Ident] {
+			t.Errorf("series %d: labels %v, wire %q, known %v", i, s.Labels, s.Wire, ix.known[s.Ident])
+		}
+		if got, want := batch.String(b.LoadLabels(i)), batch.String(plain.Series[i].Labels); got != want {
+			t.Errorf("series %d: labels %s, want %s", i, got, want)
+		}
+		if b.Series[i].Wire != "" || !reflect.DeepEqual(b.Series[i].Samples, plain.Series[i].Samples) || b.Series[i].Ident != plain.Series[i].Ident {
+			t.Errorf("series %d: %+v, want %+v", i, b.Series[i], plain.Series[i])
+		}
+	}
+}

@@ -2,6 +2,7 @@ package promrw
 
 import (
 	"errors"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -61,7 +62,34 @@ func FuzzDecode(f *testing.F) {
 		}
 		checkAccepted(t, b, &res)
 		crossCheck(t, body, &res)
+		checkKnownDecode(t, body, b, &res)
 	})
+}
+
+// checkKnownDecode decodes body again with an IdentIndex that knows every
+// series of the first decode (b, res): with the labels loaded, the batch
+// and the result must be the same.
+func checkKnownDecode(t *testing.T, body []byte, b *batch.Batch, res *outcome.Result) {
+	t.Helper()
+	ix := &fakeIndex{known: map[batch.Ident]bool{}}
+	for _, s := range b.Series {
+		if s.Ident != (batch.Ident{}) {
+			ix.known[s.Ident] = true
+		}
+	}
+	again := &batch.Batch{}
+	again.SetIdentIndex(ix)
+	var res2 outcome.Result
+	if err := Decode(body, again, fuzzLimits, &res2); err != nil {
+		t.Fatalf("decodes once, fails with an index: %v", err)
+	}
+	again.LoadAllLabels()
+	if !reflect.DeepEqual(again.Series, b.Series) {
+		t.Fatalf("with an index:\n%+v\nwithout:\n%+v", again.Series, b.Series)
+	}
+	if !reflect.DeepEqual(&res2, res) {
+		t.Fatalf("result with an index %+v, without %+v", res2, *res)
+	}
 }
 
 // checkAccepted asserts the decoder's output contract.
