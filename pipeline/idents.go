@@ -145,7 +145,7 @@ func (sc *routeScratch) putDropped(k routecache.Key) {
 	for c := range sc.r.used {
 		rs[c] = droppedRoute
 	}
-	sc.r.cache.Put(k, &rs, sc.now) // hash 0: dropped
+	sc.r.put(k, &rs, sc.now) // hash 0: dropped
 }
 
 // pendingLabels decodes (batch.Batch.LoadLabels) and relabels the series

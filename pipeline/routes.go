@@ -84,6 +84,15 @@ func (r *routing) account(lookups, hits int, now time.Time) {
 	}
 }
 
+// put stores rs as k's routes, unless the cache is off: requests that
+// were running when it was dropped would otherwise write lines all over
+// it, and so have the OS give back nearly every page of it.
+func (r *routing) put(k routecache.Key, rs *routecache.Routes, now uint32) {
+	if !r.off.Load() {
+		r.cache.Put(k, rs, now)
+	}
+}
+
 // newRouting returns the routing for s with a cache of lines lines, or
 // nil when lines is 0 or no aggregation takes routes.
 func newRouting(s Stages, lines int) *routing {
@@ -306,7 +315,7 @@ func (p *Pipeline) pushRouted(st *stages, b *batch.Batch, marks []uint8, sc *rou
 			rs[hashCol], changed = h, true
 		}
 		if changed {
-			r.cache.Put(sc.keys[i], rs, sc.now)
+			r.put(sc.keys[i], rs, sc.now)
 		}
 	}
 	p.routesDone(r, sc, now)
