@@ -8,11 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/prometheus/model/relabel"
-	"github.com/prometheus/prometheus/prompb"
 	"gopkg.in/yaml.v3"
 
 	"github.com/premetrics/premetrics/aggregate"
@@ -21,6 +19,7 @@ import (
 	"github.com/premetrics/premetrics/ingest/outcome"
 	"github.com/premetrics/premetrics/ingest/promrw"
 	"github.com/premetrics/premetrics/internal/race"
+	"github.com/premetrics/premetrics/internal/testenv"
 	"github.com/premetrics/premetrics/routecache"
 	"github.com/premetrics/premetrics/rules"
 	"github.com/premetrics/premetrics/telemetry"
@@ -198,22 +197,11 @@ func viaRemoteWrite(t *testing.T, b *batch.Batch, ix batch.IdentIndex) *batch.Ba
 // encodeRemoteWrite encodes b as a remote write 1.0 request body.
 func encodeRemoteWrite(t *testing.T, b *batch.Batch) []byte {
 	t.Helper()
-	var req prompb.WriteRequest
-	for _, s := range b.Series {
-		ts := prompb.TimeSeries{}
-		for _, l := range s.Labels {
-			ts.Labels = append(ts.Labels, prompb.Label{Name: l.Name, Value: l.Value})
-		}
-		for _, smp := range s.Samples {
-			ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: smp.Timestamp, Value: smp.Value})
-		}
-		req.Timeseries = append(req.Timeseries, ts)
-	}
-	pb, err := req.Marshal()
+	body, err := testenv.EncodeRemoteWrite(testenv.WriteRequestOf(b.Series))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return snappy.Encode(nil, pb)
+	return body
 }
 
 // identTestPipeline is routeTestPipeline over identTestAggregations,

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/premetrics/premetrics/batch"
+	"github.com/premetrics/premetrics/internal/testenv"
 )
 
 // decodeRequest decodes a compressed request with the reference (gogo) decoder.
@@ -102,18 +103,7 @@ func TestEncodeMatchesPrompb(t *testing.T) {
 	// The bytes equal gogo's marshalling (zero fields omitted), except that
 	// we keep -0, which gogo drops; compare a request without it.
 	ls2, off2, smp2 := grouped(series[1:])
-	want := prompb.WriteRequest{}
-	for _, s := range series[1:] {
-		ts := prompb.TimeSeries{}
-		for _, l := range s.Labels {
-			ts.Labels = append(ts.Labels, prompb.Label{Name: l.Name, Value: l.Value})
-		}
-		for _, x := range s.Samples {
-			ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: x.Timestamp, Value: x.Value})
-		}
-		want.Timeseries = append(want.Timeseries, ts)
-	}
-	wantBytes, err := want.Marshal()
+	wantBytes, err := testenv.WriteRequestOf(series[1:]).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/golang/snappy"
 	"github.com/prometheus/prometheus/prompb"
+
+	"github.com/premetrics/premetrics/batch"
 )
 
 // NewTimeSeries builds a remote-write series from labels (include
@@ -29,6 +31,23 @@ func NewTimeSeries(labels map[string]string, points ...Point) prompb.TimeSeries 
 		ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: p.Timestamp.UnixMilli(), Value: p.Value})
 	}
 	return ts
+}
+
+// WriteRequestOf returns series (float samples only) as a remote write
+// 1.0 request.
+func WriteRequestOf(series []batch.Series) *prompb.WriteRequest {
+	req := &prompb.WriteRequest{}
+	for _, s := range series {
+		ts := prompb.TimeSeries{}
+		for _, l := range s.Labels {
+			ts.Labels = append(ts.Labels, prompb.Label{Name: l.Name, Value: l.Value})
+		}
+		for _, x := range s.Samples {
+			ts.Samples = append(ts.Samples, prompb.Sample{Timestamp: x.Timestamp, Value: x.Value})
+		}
+		req.Timeseries = append(req.Timeseries, ts)
+	}
+	return req
 }
 
 // EncodeRemoteWrite encodes req as a remote write 1.0 body: protobuf
