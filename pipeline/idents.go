@@ -97,11 +97,12 @@ func (p *Pipeline) relabelByIdent(r *rules.Relabeler, b *batch.Batch, sc *scratc
 		s := &b.Series[i]
 		rs := rt.cached[i]
 		h := uint64(rs[hashCol])
+		isKnown := rt.hit[i] && known(&rs, rt.r.used)
 		switch {
-		case rt.hit[i] && known(&rs, rt.r.used) && h == 0:
+		case isKnown && h == 0:
 			dropped += len(s.Samples)
 			continue
-		case rt.hit[i] && known(&rs, rt.r.used):
+		case isKnown:
 			// Pending: not relabeled, or its labels not even decoded.
 			lazy := r != nil || s.Wire != ""
 			rt.lazy.pending[kept] = lazy
